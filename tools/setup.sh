@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs everything rules_pyodide needs on a fresh Debian 12 machine, from apt, PyPI and npm only.
+# Idempotent: each step is skipped when its stamp matches its inputs, so a second run takes about a second.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+STAMPS="$ROOT/.cache/stamps"
+mkdir -p "$STAMPS"
+
+APT_PACKAGES=(
+  bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java
+  emscripten node-acorn nodejs patch
+)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_apt() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    return
+  fi
+  log "apt: installing ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Prints a hash of the given files; a step reruns only when this changes.
+inputs_hash() {
+  cat "$@" | sha256sum | cut -d' ' -f1
+}
+
+install_python() {
+  local stamp="$STAMPS/venv" want
+  want="$(inputs_hash pyproject.toml)"
+  if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  log "python: creating .venv and installing rules_pyodide[test]"
+  python3 -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
+  echo "$want" >"$stamp"
+}
+
+install_npm() {
+  local stamp="$STAMPS/npm" want
+  want="$(inputs_hash js/package.json js/package-lock.json)"
+  if [ -d js/node_modules ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  log "npm: installing Pyodide runtimes and buildifier into js/node_modules"
+  (cd js && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" >"$stamp"
+}
+
+install_apt
+install_python
+install_npm
+log "ready"
