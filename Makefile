@@ -15,7 +15,9 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	js/node_modules/.bin/buildifier -mode=check -lint=warn -r .
+	find . \( -path ./.venv -o -path ./.cache -o -path ./js/node_modules -o -path ./.bazel -o -name 'bazel-*' \) -prune \
+	  -o -type f \( -name BUILD -o -name BUILD.bazel -o -name WORKSPACE -o -name '*.BUILD' -o -name '*.bzl' \) -print0 \
+	  | xargs -0 -r js/node_modules/.bin/buildifier -mode=check -lint=warn
 
 unit: setup
 	$(PY) -m pytest -q
