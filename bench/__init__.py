@@ -1,0 +1,1 @@
+"""Benchmarks that compare rules_pyodide against the reference tools, printing ratios."""
