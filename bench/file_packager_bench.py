@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 EMSCRIPTEN_PACKER = Path("/usr/share/emscripten/tools/file_packager.py")
-DEFAULT_EXCLUDES = ("*/__pycache__", "*/site-packages", "*/test", "*/tests", "*/idle_test")
+DEFAULT_EXCLUDES = ("*/__pycache__", "*/site-packages", "*/config-*")
 MIN_TREE_BYTES = 20 * 1024 * 1024
 
 
@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tree", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
     parser.add_argument("--dst", default="/lib/python3.11")
-    parser.add_argument("--exclude", action="append", help="exclude pattern (default: caches, tests)")
+    parser.add_argument("--exclude", action="append", help="exclude pattern (default: caches, site-packages, the static libpython)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--min-bytes", type=int, default=MIN_TREE_BYTES, help="refuse smaller trees")
     args = parser.parse_args(argv)
