@@ -96,7 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tree", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
     parser.add_argument("--dst", default="/lib/python3.11")
-    parser.add_argument("--exclude", action="append", help="exclude pattern (default: caches, site-packages, the static libpython)")
+    parser.add_argument(
+        "--exclude", action="append", help="exclude pattern (default: caches, site-packages, the static libpython)"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--min-bytes", type=int, default=MIN_TREE_BYTES, help="refuse smaller trees")
     args = parser.parse_args(argv)

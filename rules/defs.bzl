@@ -1,7 +1,26 @@
 """Public API of rules_pyodide. This file only re-exports; the rules live in rules/private/."""
 
+load("//rules/private:dist.bzl", _pyodide_dist = "pyodide_dist")
 load("//rules/private:file_package.bzl", _file_package = "file_package")
-load("//rules/private:providers.bzl", _FilePackageInfo = "FilePackageInfo")
+load("//rules/private:package.bzl", _pyodide_package = "pyodide_package")
+load("//rules/private:packages.bzl", _pyodide_packages = "pyodide_packages")
+load("//rules/private:patch.bzl", _pyodide_patch = "pyodide_patch")
+load("//rules/private:providers.bzl", _FilePackageInfo = "FilePackageInfo", _PyodidePackageInfo = "PyodidePackageInfo")
+load("//rules/private:pure_build.bzl", _pyodide_pure_build = "pyodide_pure_build")
+load("//rules/private:recipes_repository.bzl", _pyodide_recipes = "pyodide_recipes")
+load("//rules/private:source_repository.bzl", _pyodide_source = "pyodide_source")
+load("//rules/private:source_tree.bzl", _pyodide_source_tree = "pyodide_source_tree")
 
 file_package = _file_package
 FilePackageInfo = _FilePackageInfo
+
+# Recipes -> packages (see rules/private/packages.bzl).
+pyodide_dist = _pyodide_dist
+pyodide_package = _pyodide_package
+pyodide_packages = _pyodide_packages
+pyodide_patch = _pyodide_patch
+pyodide_pure_build = _pyodide_pure_build
+pyodide_recipes = _pyodide_recipes
+pyodide_source = _pyodide_source
+pyodide_source_tree = _pyodide_source_tree
+PyodidePackageInfo = _PyodidePackageInfo

@@ -10,6 +10,14 @@ from collections.abc import Callable, Sequence
 # subcommand's dependencies never slow down or break another.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "file-packager": ("rules_pyodide.file_packager", "pack files into an emscripten .data + .js file package"),
+    "dist": ("rules_pyodide.dist", "assemble a Pyodide package directory: package files + merged index files"),
+    "fetch": ("rules_pyodide.fetch", "download every recipe's source into the distdir (pip) and check its checksum"),
+    "index": ("rules_pyodide.index", "write one package's index fragment, or merge fragments into an index"),
+    "patch": ("rules_pyodide.patch", "copy a source tree, apply a recipe's patches and extras"),
+    "pure-build": ("rules_pyodide.pure_build", "build a pure-Python recipe: wheel, site-packages tree, tests"),
+    "run": ("rules_pyodide.run", "run Python in real Pyodide (Node) with a dist's packages in its index"),
+    "recipes-bzl": ("rules_pyodide.recipes_bzl", "convert packages/*/meta.yaml into Starlark (recipes.bzl)"),
+    "unpack": ("rules_pyodide.unpack", "unpack a source archive safely (tar, gz, bz2, xz, zip)"),
 }
 
 
@@ -19,8 +27,16 @@ def usage() -> str:
     return "usage: rules-pyodide SUBCOMMAND [ARGS...]\n\nsubcommands:\n" + "\n".join(lines)
 
 
+def expand_param_file(args: list[str]) -> list[str]:
+    """A lone `@FILE` argument (Bazel's multiline param file) is replaced by the lines of FILE, one argument each."""
+    if len(args) == 1 and args[0].startswith("@"):
+        with open(args[0][1:], encoding="utf-8") as f:
+            return f.read().splitlines()
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = expand_param_file(list(sys.argv[1:] if argv is None else argv))
     if not args or args[0] in ("-h", "--help"):
         print(usage())
         return 0 if args else 2

@@ -6,6 +6,9 @@ Patches are applied in the order given with `patch --batch --forward --no-backup
 patch file and shows patch's own output (which names the file it could not patch). Extras are then copied: SRC is a
 file or directory, DST a path relative to the tree (split at the first '='); a DST that leaves the tree is refused.
 Modes in the output are normalized to 0o644 / 0o755 (executables and directories), so a read-only input tree works.
+Symlinks to files, in the source tree and in extras, are replaced by a copy of their target: in a Bazel sandbox every
+input file is a symlink into the execroot, and copying those links would leave the output pointing outside the tree.
+Symlinks to directories are kept as they are (a destination through one that leaves the tree is refused).
 """
 
 from __future__ import annotations
@@ -76,10 +79,21 @@ def copy_extra(tree: Path, src: Path, dst: str) -> None:
     if target.is_symlink():
         target.unlink()
     if src.is_dir():
-        shutil.copytree(src, target, symlinks=True)
+        _copy_tree(src, target)
     else:
         shutil.copyfile(src, target)
         os.chmod(target, 0o755 if os.stat(src).st_mode & 0o111 else 0o644)
+
+
+def _copy_tree(source: Path, tree: Path) -> None:
+    """Copy `source` to `tree`, replacing each symlink to a file by a copy of that file (see the module docstring)."""
+    shutil.copytree(source, tree, symlinks=True)
+    for path in sorted(tree.rglob("*")):
+        if path.is_symlink() and path.is_file():
+            target = os.path.realpath(path)
+            path.unlink()
+            shutil.copyfile(target, path)
+            os.chmod(path, 0o755 if os.stat(target).st_mode & 0o111 else 0o644)
 
 
 def patch_tree(source: Path, output: Path, patches: Sequence[Path] = (), extras: Sequence[str] = ()) -> None:
@@ -93,7 +107,7 @@ def patch_tree(source: Path, output: Path, patches: Sequence[Path] = (), extras:
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
     try:
         tree = tmp / "tree"
-        shutil.copytree(source, tree, symlinks=True)
+        _copy_tree(source, tree)
         _normalize_modes(tree)
         for patch in patches:
             apply_patch(tree, patch)

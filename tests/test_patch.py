@@ -150,3 +150,25 @@ def test_cli_runs_as_module_with_param_file(tmp_path: Path, source: Path) -> Non
     params = write(tmp_path / "args.params", f"--source\n{source}\n--output\n{tmp_path / 'out'}\n--patch\n{p1}\n")
     subprocess.run([sys.executable, "-m", "rules_pyodide.patch", f"@{params}"], check=True)
     assert "return 2;" in (tmp_path / "out" / "hello.c").read_text()
+
+
+def test_symlinked_inputs_are_copied_not_linked(tmp_path: Path) -> None:
+    """In a Bazel sandbox each input file is a symlink into the execroot: the output must hold the content."""
+    real = tmp_path / "execroot"
+    write(real / "hello.c", "int main(void) {\n    return 1;\n}\n")
+    write(real / "extra.cfg", "[x]\n")
+    src = tmp_path / "sandbox" / "src"
+    (src / "sub").mkdir(parents=True)
+    os.symlink(real / "hello.c", src / "hello.c")
+    os.symlink(real / "extra.cfg", src / "sub" / "linked.cfg")
+    os.symlink("sub", src / "dirlink")  # a directory link inside the tree stays a link
+    extra_dir = tmp_path / "sandbox" / "extras"
+    extra_dir.mkdir()
+    os.symlink(real / "extra.cfg", extra_dir / "e.cfg")
+    patch_tree(src, tmp_path / "out", [write(tmp_path / "1.patch", PATCH_1)], [f"{extra_dir}=more"])
+    out = tmp_path / "out"
+    for path in (out / "hello.c", out / "sub" / "linked.cfg", out / "more" / "e.cfg"):
+        assert not path.is_symlink() and path.is_file(), path
+    assert "return 2;" in (out / "hello.c").read_text()
+    assert (real / "hello.c").read_text().count("return 1;") == 1  # the input is untouched
+    assert os.readlink(out / "dirlink") == "sub"

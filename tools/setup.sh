@@ -60,7 +60,14 @@ install_npm() {
   echo "$want" >"$stamp"
 }
 
+# Recipe sources into .cache/distdir (Bazel's --distdir, see .bazelrc), so that the build runs offline. Files already
+# there with the recipe's checksum are kept; only missing ones are downloaded (with pip).
+fetch_sources() {
+  .venv/bin/python -m rules_pyodide.cli fetch --packages packages --distdir .cache/distdir >/dev/null
+}
+
 install_apt
 install_python
 install_npm
+fetch_sources
 log "ready"

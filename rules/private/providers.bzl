@@ -17,3 +17,27 @@ FilePackageInfo = provider(
         "srcs": "depset of Files: every source packaged (files and directories), before `excludes`.",
     },
 )
+
+PyodidePackageInfo = provider(
+    doc = "A Pyodide package built from a recipe (`//packages:<name>`): what a package directory needs to ship it, " +
+          "and what a test needs to load it with its run requirements (see `pyodide_dist`).",
+    fields = {
+        "file_package": "FilePackageInfo: the installed tree as an emscripten file package (`.data` + `.js`) that " +
+                        "mounts it at `site_prefix`.",
+        "fragments": "File (directory): index fragments (rules_pyodide.index): `<name>.json`, plus " +
+                     "`<name>-tests.json` when tests were unvendored.",
+        "imports": "list of strings: top-level modules to import (recipe `package.top-level`, else `test.imports`).",
+        "name": "string: the package name as written in the recipe (`package.name`).",
+        "run_deps": "list of strings: names of the direct run requirements (each one also a `//packages` target).",
+        "site": "File (directory): the installed package: the wheel unpacked, as Pyodide installs it, tests moved out.",
+        "site_prefix": "string: where `site` goes in the virtual FS, e.g. `/lib/python3.10/site-packages`.",
+        "tests": "File (directory): holds `<name>-tests.tar` when the recipe unvendors tests and some were found " +
+                 "(paths relative to site-packages); empty otherwise.",
+        "transitive_dist_files": "depset of Files (some directories): what this package and its transitive run " +
+                                 "requirements put in a package directory (wheels, tests directories, file packages).",
+        "transitive_fragments": "depset of Files (directories): the `fragments` of this package and its transitive " +
+                                "run requirements.",
+        "version": "string: the recipe's `package.version`.",
+        "wheel": "File: the pure-Python wheel, `<name>-<version>-py3-none-any.whl` (deterministic).",
+    },
+)

@@ -1,0 +1,148 @@
+"""`pyodide_packages()`: the macro behind `packages/BUILD.bazel`; one set of targets per recipe, and `all`.
+
+For each recipe `packages/<name>/meta.yaml` (from `RECIPES` of `@pyodide_recipes//:recipes.bzl`):
+`<name>_source` (pyodide_source_tree), `<name>_patched` (pyodide_patch; an alias of `<name>_source` when the recipe
+has no patches or extras), `<name>_build` (pyodide_pure_build), `<name>_site` (its installed tree),
+`<name>_files/<name>` (file_package of that tree: `<name>.data` + `<name>.js`) and `<name>` (pyodide_package, with
+`PyodidePackageInfo`). `requirements.run` become `deps` of `<name>`, `requirements.host` become `host_deps` of
+`<name>_build`. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
+
+Hook for per-recipe tests: a `<name>_test` can be added here from `PyodidePackageInfo` (`imports`, and
+`transitive_dist_files` + `transitive_fragments` for a package directory holding exactly the package and its run
+requirements, e.g. a `pyodide_dist(name = "<name>_dist", packages = [":<name>"])`).
+"""
+
+load("@bazel_skylib//lib:paths.bzl", "paths")
+load(":dist.bzl", "pyodide_dist")
+load(":file_package.bzl", "file_package")
+load(":package.bzl", "pyodide_package")
+load(":patch.bzl", "pyodide_patch")
+load(":pure_build.bzl", "pyodide_pure_build")
+load(":source_tree.bzl", "pyodide_source_tree")
+
+_REFRESH = "bazel sync --only=pyodide_recipes"
+
+def _check_listing(recipes):
+    """The repository rule cannot watch the directory listing: compare it with a glob, which Bazel does watch."""
+    on_disk = sorted([path.split("/")[0] for path in native.glob(["*/meta.yaml"])])
+    known = sorted(recipes["recipes"].keys() + recipes["disabled"])
+    added = [d for d in on_disk if d not in known]
+    removed = [d for d in known if d not in on_disk]
+    if added or removed:
+        fail(("{}/*/meta.yaml: the recipe list is out of date (new: {}; removed: {}). Bazel 4 cannot watch the " +
+              "recipes directory: run `{}` (or `bazel shutdown`) once, then build again.").format(
+            native.package_name(),
+            ", ".join(added) or "none",
+            ", ".join(removed) or "none",
+            _REFRESH,
+        ))
+
+def _recipe_file(meta, directory, key, relative):
+    """Label of a file of the recipe, which must exist (a missing one is named with the recipe and the key)."""
+    path = paths.normalize(paths.join(directory, relative))
+    if path.startswith("../") or not path.startswith(directory + "/"):
+        fail("{}: {}: {} leaves the recipe directory".format(meta, key, relative))
+    if not native.glob([path]) and not native.glob([path + "/**"]):
+        fail("{}: {}: {}/{} does not exist".format(meta, key, native.package_name(), path))
+    return ":" + path
+
+def _source(name, r):
+    if r["url"]:
+        pyodide_source_tree(
+            name = name + "_source",
+            archive = "@{}//:archive".format(r["source_repo"]),
+            extract_dir = r["extract_dir"] or "",
+        )
+        return
+    path = paths.normalize(paths.join(name, r["path"]))
+    srcs = native.glob([path + "/**"])
+    if path.startswith("../") or not srcs:
+        fail("{}: source.path: {} is not a non-empty directory of the recipe".format(r["meta"], r["path"]))
+    pyodide_source_tree(
+        name = name + "_source",
+        srcs = srcs,
+        path = paths.join(native.package_name(), path),
+    )
+
+def _patched(name, r):
+    patches = [
+        _recipe_file(r["meta"], name, "source.patches[{}]".format(i), p)
+        for i, p in enumerate(r["patches"])
+    ]
+    extras = {}
+    for i, (src, dst) in enumerate(r["extras"]):
+        label = _recipe_file(r["meta"], name, "source.extras[{}][0]".format(i), src)
+        if label in extras:
+            fail("{}: source.extras[{}]: {} is already copied to {}".format(r["meta"], i, src, extras[label]))
+        extras[label] = dst
+    if not patches and not extras:
+        native.alias(name = name + "_patched", actual = ":" + name + "_source")
+        return
+    pyodide_patch(name = name + "_patched", src = ":" + name + "_source", patches = patches, extras = extras)
+
+def pyodide_packages(
+        recipes,
+        name = "all",
+        out = "dist",
+        python = "3.10",
+        python_version = "3.10.2",
+        pyodide_version = "0.21.3",
+        platform = "emscripten_3_1_14",
+        abi_version = ""):
+    """Declares the targets of every recipe and the package directory.
+
+    Args:
+      recipes: `RECIPES` from `@pyodide_recipes//:recipes.bzl`.
+      name: name of the pyodide_dist target that builds every recipe.
+      out: its output directory (a Pyodide package directory).
+      python: Python `major.minor` of the target runtime (file packages install into its site-packages).
+      python_version: `info.python` of the index files.
+      pyodide_version: `info.version` of the index files.
+      platform: `info.platform` of the index files.
+      abi_version: `info.abi_version` of pyodide-lock.json, for Pyodide 0.26+.
+    """
+    if recipes["error"]:
+        fail(recipes["error"])
+    _check_listing(recipes)
+    all_recipes = recipes["recipes"]
+    for recipe_name, r in all_recipes.items():
+        _source(recipe_name, r)
+        _patched(recipe_name, r)
+        pyodide_pure_build(
+            name = recipe_name + "_build",
+            src = ":" + recipe_name + "_patched",
+            package_name = r["name"],
+            version = r["version"],
+            wheel = r["wheel"],
+            unvendor_tests = r["unvendor_tests"],
+            depends = [all_recipes[d]["name"] for d in r["run"]],
+            imports = r["imports"],
+            host_deps = [":" + d for d in r["host"]],
+        )
+        native.filegroup(name = recipe_name + "_site", srcs = [":" + recipe_name + "_build"], output_group = "site")
+        file_package(
+            name = "{0}_files/{0}".format(recipe_name),
+            srcs = [":" + recipe_name + "_site"],
+            prefix = "/lib/python{}/site-packages".format(python),
+            strip_prefix = recipe_name + "_build/site",
+        )
+        pyodide_package(
+            name = recipe_name,
+            build = ":" + recipe_name + "_build",
+            file_package = ":{0}_files/{0}".format(recipe_name),
+            deps = [":" + d for d in r["run"]],
+            imports = r["imports"],
+            package_name = r["name"],
+            version = r["version"],
+            visibility = ["//visibility:public"],
+        )
+    pyodide_dist(
+        name = name,
+        out = out,
+        packages = [":" + n for n in sorted(all_recipes.keys())],
+        abi_version = abi_version,
+        platform = platform,
+        pyodide_version = pyodide_version,
+        python_version = python_version,
+        visibility = ["//visibility:public"],
+    )

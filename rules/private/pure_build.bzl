@@ -1,0 +1,90 @@
+"""`pyodide_pure_build`: builds a pure-Python recipe (`//packages:<name>_build`).
+
+One action, `rules-pyodide pure-build` (rules_pyodide.pure_build): the patched tree is built with its PEP 517 backend
+(`pip wheel --no-build-isolation --no-index`: backends come from the project interpreter, nothing is downloaded),
+installed into a site-packages tree, tests moved out when `unvendor_tests` is set, and written again as a
+deterministic wheel; index fragments are written beside it. Outputs (under `<target name>/`): the wheel, `site/`,
+`tests/` and `fragments/`. The `site` output group is the installed tree (for `file_package`).
+"""
+
+load(":providers.bzl", "PyodidePackageInfo")
+
+def _site(dep):
+    return dep[PyodidePackageInfo].site
+
+def _pyodide_pure_build_impl(ctx):
+    wheel = ctx.actions.declare_file("{}/{}".format(ctx.label.name, ctx.attr.wheel))
+    site = ctx.actions.declare_directory(ctx.label.name + "/site")
+    tests = ctx.actions.declare_directory(ctx.label.name + "/tests")
+    fragments = ctx.actions.declare_directory(ctx.label.name + "/fragments")
+    host_sites = [_site(dep) for dep in ctx.attr.host_deps]
+
+    args = ctx.actions.args()
+    args.use_param_file("@%s", use_always = True)
+    args.set_param_file_format("multiline")
+    args.add("pure-build")
+    args.add("--source", ctx.file.src.path)
+    args.add("--name", ctx.attr.package_name)
+    args.add("--version", ctx.attr.version)
+    args.add("--wheel", wheel)
+    args.add("--site", site.path)
+    args.add("--tests", tests.path)
+    args.add("--fragments", fragments.path)
+    if ctx.attr.unvendor_tests:
+        args.add("--unvendor-tests")
+    args.add_all(ctx.attr.depends, before_each = "--depends")
+    args.add_all(ctx.attr.imports, before_each = "--imports")
+    args.add_all(host_sites, before_each = "--host-site", expand_directories = False)
+    ctx.actions.run(
+        executable = ctx.executable._tool,
+        arguments = [args],
+        inputs = [ctx.file.src] + host_sites,
+        outputs = [wheel, site, tests, fragments],
+        mnemonic = "PyodideBuild",
+        progress_message = "Building wheel of {}".format(ctx.label),
+        env = {"SOURCE_DATE_EPOCH": "315532800"},
+        execution_requirements = {"block-network": ""},
+    )
+    return [
+        DefaultInfo(files = depset([wheel])),
+        OutputGroupInfo(
+            fragments = depset([fragments]),
+            site = depset([site]),
+            tests = depset([tests]),
+            wheel = depset([wheel]),
+        ),
+    ]
+
+pyodide_pure_build = rule(
+    implementation = _pyodide_pure_build_impl,
+    doc = "Builds a pure-Python recipe into a wheel, its installed tree, unvendored tests and index fragments.",
+    attrs = {
+        "depends": attr.string_list(doc = "Run requirements, by package name, for the index fragment."),
+        "host_deps": attr.label_list(
+            providers = [PyodidePackageInfo],
+            doc = "Host requirements (`requirements.host`): their installed trees are on PYTHONPATH while building.",
+        ),
+        "imports": attr.string_list(doc = "Top-level import names, for the index fragment."),
+        "package_name": attr.string(mandatory = True, doc = "`package.name` of the recipe."),
+        "src": attr.label(
+            allow_single_file = True,
+            mandatory = True,
+            doc = "The patched source tree (`:<name>_patched`).",
+        ),
+        "unvendor_tests": attr.bool(
+            default = True,
+            doc = "Move tests out of the package into `<name>-tests.tar` (`build.unvendor-tests`).",
+        ),
+        "version": attr.string(mandatory = True, doc = "`package.version`; the wheel's metadata must agree."),
+        "wheel": attr.string(
+            mandatory = True,
+            doc = "File name of the wheel, `<name>-<version>-py3-none-any.whl` (computed by pyodide_recipes).",
+        ),
+        "_tool": attr.label(
+            default = "//rules_pyodide:cli",
+            executable = True,
+            cfg = "exec",
+            doc = "The `rules-pyodide` command.",
+        ),
+    },
+)

@@ -1,0 +1,154 @@
+"""Download every recipe's source archive into the distdir, so that the Bazel build runs offline.
+
+    rules-pyodide fetch [--packages packages] [--distdir .cache/distdir] [--jobs 4] [NAME ...]
+
+For each enabled recipe with a `source.url` (or only the NAMEs given): `pip download --no-binary :all: --no-deps
+NAME==VERSION` (pip is the client that reaches PyPI here), then the file must have the url's base name (Bazel's
+`--distdir` finds archives by base name + sha256) and the recipe's sha256 (or md5); a mismatch names the recipe and
+shows the expected and the actual digest, and nothing is written. An archive already in the distdir with the right
+digest is kept without downloading. Files are moved into the distdir atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from rules_pyodide.recipe import RecipeError, load_recipes
+from rules_pyodide.recipes_bzl import archive_name
+
+
+class FetchError(Exception):
+    """A source could not be fetched or does not match its recipe."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One archive the distdir must hold."""
+
+    name: str
+    version: str
+    meta: str
+    archive: str
+    algorithm: str  # "sha256" or "md5"
+    digest: str
+
+
+def digest_file(path: Path, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
+    recipes = load_recipes(packages)
+    selected = {str(canonicalize_name(n)) for n in only}
+    unknown = selected - {r.canonical_name for r in recipes.values()}
+    if unknown:
+        raise FetchError(f"no recipe named {', '.join(sorted(unknown))} in {packages}")
+    metas = {str(canonicalize_name(m.parent.name)): m for m in sorted(packages.glob("*/meta.yaml"))}
+    result = []
+    for recipe in recipes.values():
+        source = recipe.source
+        if source is None or source.url is None or recipe.package.disabled:
+            continue
+        if selected and recipe.canonical_name not in selected:
+            continue
+        algorithm, digest = ("sha256", source.sha256) if source.sha256 else ("md5", source.md5)
+        assert digest is not None  # recipe.py requires a checksum with a url
+        meta = str(metas[recipe.canonical_name])
+        result.append(Wanted(recipe.name, recipe.package.version, meta, archive_name(source.url), algorithm, digest))
+    return result
+
+
+def check(path: Path, want: Wanted) -> None:
+    actual = digest_file(path, want.algorithm)
+    if actual != want.digest:
+        raise FetchError(
+            f"{want.meta}: source.{want.algorithm} mismatch for {want.archive}\n"
+            f"  expected: {want.digest}\n  actual:   {actual} ({path})"
+        )
+
+
+def pip_download(want: Wanted, into: Path) -> Path:
+    command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "--quiet"]
+    command += ["--disable-pip-version-check", "--dest", str(into), f"{want.name}=={want.version}"]
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise FetchError(f"{want.meta}: pip download {want.name}=={want.version} failed:\n{result.stderr.strip()}")
+    files = sorted(into.iterdir())
+    if [f.name for f in files] != [want.archive]:
+        raise FetchError(
+            f"{want.meta}: pip downloaded {[f.name for f in files]}, but source.url names {want.archive!r} "
+            "(Bazel's --distdir finds archives by the url's base name)"
+        )
+    return files[0]
+
+
+def fetch_one(want: Wanted, distdir: Path) -> str:
+    """Make distdir/archive valid; returns what was done, for the log."""
+    dest = distdir / want.archive
+    if dest.is_file():
+        try:
+            check(dest, want)
+            return f"ok       {want.archive}"
+        except FetchError:
+            pass  # downloaded again below; a recipe with a wrong digest then fails with expected/actual
+    tmp = Path(tempfile.mkdtemp(prefix=f".{want.name}.", dir=distdir))
+    try:
+        downloaded = pip_download(want, tmp / "d")
+        check(downloaded, want)
+        os.replace(downloaded, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return f"fetched  {want.archive}"
+
+
+def fetch(packages: Path, distdir: Path, only: Sequence[str] = (), jobs: int = 4) -> list[str]:
+    distdir.mkdir(parents=True, exist_ok=True)
+    wants = wanted(packages, only)
+    errors: list[str] = []
+    lines: list[str] = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(fetch_one, w, distdir) for w in wants]
+        for future in futures:
+            try:
+                lines.append(future.result())
+            except (FetchError, OSError) as err:
+                errors.append(str(err))
+    if errors:
+        raise FetchError("\n".join(errors))
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rules-pyodide fetch", description=__doc__.split("\n")[0])
+    parser.add_argument("--packages", type=Path, default=Path("packages"), help="the recipes directory")
+    parser.add_argument("--distdir", type=Path, default=Path(".cache/distdir"), help="where archives go")
+    parser.add_argument("--jobs", type=int, default=4, help="parallel downloads")
+    parser.add_argument("names", nargs="*", help="only these recipes (default: all)")
+    args = parser.parse_args(argv)
+    try:
+        for line in fetch(args.packages, args.distdir, args.names, args.jobs):
+            print(line)
+    except (FetchError, RecipeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""Build a pure-Python recipe: wheel (deterministic), installed site-packages tree, unvendored tests, index fragments.
+
+    python -m rules_pyodide.pure_build --source TREE --name NAME --version V --wheel OUT.whl --site OUT_DIR
+        --fragments OUT_DIR [--tests OUT_DIR] [--unvendor-tests] [--depends NAME ...] [--imports MOD ...]
+        [--host-site DIR ...]
+
+1. The (patched, read-only) source tree is copied to a scratch directory and built with its PEP 517 backend:
+   `pip wheel --no-deps --no-build-isolation --no-index`, with pip's configuration files ignored, so the backend comes
+   from this interpreter's environment and nothing is downloaded. `--host-site` trees (host requirements) are put on
+   PYTHONPATH. SOURCE_DATE_EPOCH defaults to 315532800 (1980-01-01, the earliest zip timestamp).
+2. The wheel must be pure (every tag `*-none-any`) and its metadata must name the recipe's package and version.
+3. It is installed as Pyodide installs a wheel: unpacked into the site-packages tree (`--site`).
+4. With `--unvendor-tests`, tests are moved out as Pyodide's build does: directories named `test`/`tests`, and files
+   `test_*.py`, `*_test.py`, `conftest.py`. If any were found, `--tests` receives `NAME-tests.tar` (paths relative to
+   site-packages); otherwise `--tests` stays empty.
+5. The wheel is written again from the tree: tag `py3-none-any`, RECORD regenerated, members sorted (`.dist-info`
+   last, RECORD at the end), fixed timestamps and modes, so equal inputs give equal bytes whatever the backend did.
+6. `--fragments` receives `NAME.json` (and `NAME-tests.json` when tests were unvendored): index fragments, see
+   rules_pyodide.index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import fnmatch
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from email.parser import HeaderParser
+from pathlib import Path, PurePosixPath
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment, sha256_file, write_atomic
+
+DEFAULT_EPOCH = 315532800  # 1980-01-01T00:00:00Z
+TEST_DIRS = ("test", "tests")
+TEST_FILES = ("test_*.py", "*_test.py", "conftest.py")
+
+
+class BuildError(Exception):
+    """The package cannot be built; the message names the package and what went wrong."""
+
+
+def source_date_epoch() -> int:
+    return max(int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH)), DEFAULT_EPOCH)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Building with the PEP 517 backend.
+
+
+def copy_source(source: Path, into: Path) -> None:
+    """Copy the tree, following symlinks (Bazel's sandbox links every input file), writable."""
+    if not source.is_dir():
+        raise BuildError(f"{source}: source tree is not a directory")
+    shutil.copytree(source, into, symlinks=False)
+    for path in [into, *into.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() or path.stat().st_mode & 0o111 else 0o644)
+
+
+def build_env(scratch: Path, host_sites: Sequence[Path]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+    home = scratch / "home"
+    home.mkdir(exist_ok=True)
+    env.update(
+        {
+            "HOME": str(home),
+            "TMPDIR": str(scratch),
+            "SOURCE_DATE_EPOCH": str(source_date_epoch()),
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_NO_INDEX": "1",
+            "PIP_NO_CACHE_DIR": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONHASHSEED": "0",
+        }
+    )
+    if host_sites:
+        env["PYTHONPATH"] = os.pathsep.join(str(p.resolve()) for p in host_sites)
+    return env
+
+
+def run_backend(name: str, tree: Path, out: Path, env: dict[str, str]) -> Path:
+    """pip wheel the tree; returns the one wheel it wrote."""
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
+    command += ["--no-cache-dir", "--disable-pip-version-check", "--wheel-dir", str(out), str(tree)]
+    result = subprocess.run(
+        command, cwd=tree, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise BuildError(f"{name}: the PEP 517 build failed (pip wheel, exit {result.returncode}):\n{output}")
+    wheels = sorted(out.glob("*.whl"))
+    if len(wheels) != 1:
+        raise BuildError(f"{name}: expected one wheel from the build, got {[w.name for w in wheels]}")
+    return wheels[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Checking and installing the wheel.
+
+
+def _dist_info(names: Sequence[str], wheel: str) -> str:
+    infos = sorted({n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")})
+    if len(infos) != 1:
+        raise BuildError(f"{wheel}: expected one .dist-info directory, found {infos}")
+    return infos[0]
+
+
+def check_wheel(path: Path, name: str, version: str) -> None:
+    """Pure (every tag *-none-any), and METADATA names the recipe's package and version."""
+    with zipfile.ZipFile(path) as zf:
+        info = _dist_info(zf.namelist(), path.name)
+        wheel = HeaderParser().parsestr(zf.read(f"{info}/WHEEL").decode("utf-8"))
+        metadata = HeaderParser().parsestr(zf.read(f"{info}/METADATA").decode("utf-8"))
+    tags = wheel.get_all("Tag") or []
+    impure = [t for t in tags if not t.endswith("-none-any")]
+    if not tags or impure or wheel.get("Root-Is-Purelib", "true").strip().lower() != "true":
+        raise BuildError(f"{name}: {path.name} is not a pure-Python wheel (tags {tags}); only pure-Python is supported")
+    if canonicalize_name(metadata.get("Name", "")) != canonicalize_name(name):
+        raise BuildError(f"{name}: the wheel's METADATA names {metadata.get('Name')!r}, not the recipe's {name!r}")
+    try:
+        same = Version(metadata.get("Version", "")) == Version(version)
+    except InvalidVersion:
+        same = False
+    if not same:
+        raise BuildError(
+            f"{name}: the wheel's METADATA has version {metadata.get('Version')!r}, the recipe {version!r}"
+        )
+
+
+def install(wheel: Path, site: Path) -> None:
+    """Unpack the wheel into `site`, as Pyodide's loader does; member names must stay inside."""
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            pure = PurePosixPath(info.filename)
+            if pure.is_absolute() or ".." in pure.parts or info.filename.startswith("\\"):
+                raise BuildError(f"{wheel.name}: member {info.filename!r} leaves site-packages")
+            if info.is_dir():
+                continue
+            dest = site / info.filename
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out)
+            executable = (info.external_attr >> 16) & 0o111
+            os.chmod(dest, 0o755 if executable else 0o644)
+
+
+def unvendor_tests(site: Path, tests: Path) -> int:
+    """Move test directories and files from `site` to the same relative place under `tests`; returns how many."""
+    moved = 0
+    for root, dirs, files in os.walk(site):
+        rel = Path(root).relative_to(site)
+        for d in sorted(dirs):
+            if d in TEST_DIRS:
+                (tests / rel).mkdir(parents=True, exist_ok=True)
+                shutil.move(os.path.join(root, d), tests / rel / d)
+                moved += 1
+        dirs[:] = sorted(d for d in dirs if d not in TEST_DIRS and d != "__pycache__")
+        for f in sorted(files):
+            if any(fnmatch.fnmatchcase(f, pattern) for pattern in TEST_FILES):
+                (tests / rel).mkdir(parents=True, exist_ok=True)
+                shutil.move(os.path.join(root, f), tests / rel / f)
+                moved += 1
+    return moved
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Writing deterministic archives.
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
+
+
+def _zip_time(epoch: int) -> tuple[int, int, int, int, int, int]:
+    return time.gmtime(epoch)[:6]
+
+
+def _retag(wheel_text: str) -> str:
+    """WHEEL with its Tag lines replaced by the one tag of the file name."""
+    lines = [line for line in wheel_text.splitlines() if line.strip() and not line.startswith("Tag:")]
+    return "\n".join([*lines, "Tag: py3-none-any"]).strip("\n") + "\n"
+
+
+def write_wheel(site: Path, output: Path) -> None:
+    """Zip `site` as a wheel: files sorted, `.dist-info` last with RECORD at the very end, fixed time and modes."""
+    names = _files(site)
+    info = _dist_info(names, output.name)
+    record_name = f"{info}/RECORD"
+    (site / f"{info}/WHEEL").write_text(_retag((site / f"{info}/WHEEL").read_text(encoding="utf-8")))
+    ordered = sorted((n for n in names if n != record_name), key=lambda n: (n.startswith(info + "/"), n))
+    stamp = _zip_time(source_date_epoch())
+    buffer = io.StringIO()
+    record = csv.writer(buffer, lineterminator="\n")
+    tmp = output.with_name(f".{output.name}.tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for name in ordered:
+            data = (site / name).read_bytes()
+            record.writerow([name, _record_hash(data), len(data)])
+            _add(zf, name, data, stamp, os.stat(site / name).st_mode & 0o111 != 0)
+        record.writerow([record_name, "", ""])
+        _add(zf, record_name, buffer.getvalue().encode("utf-8"), stamp, False)
+    (site / record_name).write_bytes(buffer.getvalue().encode("utf-8"))
+    os.replace(tmp, output)
+
+
+def _add(zf: zipfile.ZipFile, name: str, data: bytes, stamp: tuple[int, int, int, int, int, int], exe: bool) -> None:
+    info = zipfile.ZipInfo(name, date_time=stamp)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3
+    info.external_attr = (0o100755 if exe else 0o100644) << 16
+    zf.writestr(info, data, compresslevel=9)
+
+
+def write_tar(root: Path, output: Path) -> None:
+    """Plain tar of `root` (directories and files, sorted, no leading './'), fixed time, owner and modes."""
+    epoch = source_date_epoch()
+    tmp = output.with_name(f".{output.name}.tmp")
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
+            info = tarfile.TarInfo(path.relative_to(root).as_posix())
+            info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
+            if path.is_dir():
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            else:
+                info.size, info.mode = path.stat().st_size, 0o755 if path.stat().st_mode & 0o111 else 0o644
+                with open(path, "rb") as f:
+                    tar.addfile(info, f)
+    os.replace(tmp, output)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Entry point.
+
+
+def _empty_dir(path: Path, what: str) -> None:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise BuildError(f"{path}: {what} output exists and is not an empty directory")
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def _move_tree(src: Path, dst: Path) -> None:
+    if dst.exists():
+        dst.rmdir()
+    os.rename(src, dst)
+
+
+def build(args: argparse.Namespace) -> None:
+    if args.wheel.suffix != ".whl":
+        raise BuildError(f"--wheel {args.wheel}: must end with .whl")
+    outputs = [(args.site, "--site"), (args.fragments, "--fragments")]
+    outputs += [(args.tests, "--tests")] if args.tests else []
+    for path, what in outputs:
+        _empty_dir(path, what)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{args.name}.", suffix=".build", dir=args.site.parent)).resolve()
+    try:
+        copy_source(args.source, scratch / "src")
+        built = run_backend(args.name, scratch / "src", scratch / "dist", build_env(scratch, args.host_site))
+        check_wheel(built, args.name, args.version)
+        site = scratch / "site"
+        install(built, site)
+        moved = unvendor_tests(site, scratch / "tests") if args.unvendor_tests else 0
+        write_wheel(site, args.wheel)
+        for root in (site, scratch / "tests"):
+            for path in [root, *root.rglob("*")] if root.exists() else []:
+                os.utime(path, (source_date_epoch(), source_date_epoch()))
+        fragments = {
+            args.name: make_fragment(
+                args.name,
+                args.version,
+                args.wheel.name,
+                sha256_file(args.wheel),
+                depends=args.depends,
+                imports=args.imports,
+                unvendored_tests=moved > 0,
+            )
+        }
+        if moved:
+            if not args.tests:
+                raise BuildError(f"{args.name}: tests were unvendored but no --tests directory was given")
+            tar = args.tests / f"{args.name}-tests.tar"
+            write_tar(scratch / "tests", tar)
+            fragments[f"{args.name}-tests"] = make_fragment(
+                f"{args.name}-tests", args.version, tar.name, sha256_file(tar), depends=[args.name]
+            )
+        for name, fragment in fragments.items():
+            write_atomic(args.fragments / f"{name}.json", fragment_to_json(fragment))
+        _move_tree(site, args.site)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.pure_build", description=__doc__.split("\n")[0])
+    parser.add_argument("--source", required=True, type=Path, help="patched source tree")
+    parser.add_argument("--name", required=True, help="package name, as in the recipe (package.name)")
+    parser.add_argument("--version", required=True, help="package version, as in the recipe")
+    parser.add_argument("--wheel", required=True, type=Path, help="wheel to write (NAME-VERSION-py3-none-any.whl)")
+    parser.add_argument("--site", required=True, type=Path, help="directory to create: the installed package")
+    parser.add_argument("--fragments", required=True, type=Path, help="directory to create: index fragments")
+    parser.add_argument("--tests", type=Path, help="directory to create: NAME-tests.tar when tests were found")
+    parser.add_argument("--unvendor-tests", action="store_true", help="move tests out of the package")
+    parser.add_argument("--depends", action="append", default=[], help="a run requirement (repeat)")
+    parser.add_argument("--imports", action="append", default=[], help="a top-level import name (repeat)")
+    parser.add_argument("--host-site", action="append", default=[], type=Path, help="host requirement's tree")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        build(args)
+    except (BuildError, IndexBuildError, OSError, zipfile.BadZipFile) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

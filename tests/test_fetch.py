@@ -1,0 +1,62 @@
+"""Unit tests for rules_pyodide.fetch (pip is replaced by a fake: these tests never use the network)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from rules_pyodide import fetch
+
+
+def recipe(packages: Path, name: str, digest_key: str, digest: str) -> None:
+    (packages / name).mkdir(parents=True)
+    url = f"https://example.org/src/{name}-1.0.tar.gz"
+    (packages / name / "meta.yaml").write_text(
+        f"package:\n  name: {name}\n  version: '1.0'\nsource:\n  url: {url}\n  {digest_key}: '{digest}'\n"
+    )
+
+
+@pytest.fixture
+def fake_pip(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+
+    def pip_download(want: fetch.Wanted, into: Path) -> Path:
+        calls.append(want.name)
+        into.mkdir(parents=True)
+        (into / want.archive).write_bytes(b"archive of " + want.name.encode())
+        return into / want.archive
+
+    monkeypatch.setattr(fetch, "pip_download", pip_download)
+    return calls
+
+
+def test_fetch_downloads_checks_and_skips_valid_files(tmp_path: Path, fake_pip: list[str]) -> None:
+    packages, distdir = tmp_path / "packages", tmp_path / "distdir"
+    recipe(packages, "a", "sha256", hashlib.sha256(b"archive of a").hexdigest())
+    recipe(packages, "b", "md5", hashlib.md5(b"archive of b").hexdigest())
+    assert fetch.main(["--packages", str(packages), "--distdir", str(distdir)]) == 0
+    assert (distdir / "a-1.0.tar.gz").read_bytes() == b"archive of a"
+    assert sorted(fake_pip) == ["a", "b"]
+    assert fetch.main(["--packages", str(packages), "--distdir", str(distdir), "a"]) == 0
+    assert sorted(fake_pip) == ["a", "b"]  # already there and valid: not downloaded again
+    assert sorted(p.name for p in distdir.iterdir()) == ["a-1.0.tar.gz", "b-1.0.tar.gz"]
+
+
+def test_bad_checksum_shows_expected_and_actual(
+    tmp_path: Path, fake_pip: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    packages, distdir = tmp_path / "packages", tmp_path / "distdir"
+    recipe(packages, "a", "sha256", "0" * 64)
+    assert fetch.main(["--packages", str(packages), "--distdir", str(distdir)]) == 1
+    err = capsys.readouterr().err
+    assert "a/meta.yaml: source.sha256 mismatch for a-1.0.tar.gz" in err
+    assert f"expected: {'0' * 64}" in err and f"actual:   {hashlib.sha256(b'archive of a').hexdigest()}" in err
+    assert list(distdir.iterdir()) == []  # nothing written
+
+
+def test_unknown_name_is_an_error(tmp_path: Path, fake_pip: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    recipe(tmp_path / "packages", "a", "sha256", "0" * 64)
+    assert fetch.main(["--packages", str(tmp_path / "packages"), "--distdir", str(tmp_path / "d"), "zzz"]) == 1
+    assert "no recipe named zzz" in capsys.readouterr().err

@@ -1,0 +1,259 @@
+"""Integration tests of //packages through Bazel, in a temporary copy of the workspace with its own output base.
+
+One Bazel server serves the whole module (tests run in file order and restore what they edit): a cold build of
+//packages:all, a null build and an incremental one (execution log), then the errors a recipe author meets (bad
+sha256, hostile archives, malformed YAML, unknown key, missing dependency, cycle, failing patch, new recipe directory).
+Offline: sources come from the main workspace's distdir (symlinked) or Bazel's repository cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.bazel
+
+ROOT = Path(__file__).resolve().parent.parent
+ATTRS_PATCH = "packages/attrs/patches/0001-build-without-hatch-fancy-pypi-readme.patch"
+
+
+@dataclass
+class Workspace:
+    root: Path
+    output_base: Path
+    env: dict[str, str]
+
+    def bazel(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = ["bazel", f"--output_base={self.output_base}", "--max_idle_secs=600", *args]
+        result = subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed:\n{result.stderr[-6000:]}")
+        return result
+
+    def fails(self, *args: str) -> str:
+        result = self.bazel(*args, check=False)
+        assert result.returncode != 0, f"{' '.join(args)} unexpectedly succeeded"
+        return result.stderr
+
+    def spawns(self, *targets: str) -> list[dict[str, Any]]:
+        """Build and return the spawns Bazel executed (its JSON execution log: concatenated objects)."""
+        log = self.root.parent / "exec.json"
+        self.bazel("build", f"--execution_log_json_file={log}", *targets)
+        text, decoder, i = log.read_text(), json.JSONDecoder(), 0
+        spawns: list[dict[str, Any]] = []
+        while True:
+            while i < len(text) and text[i].isspace():
+                i += 1
+            if i >= len(text):
+                return spawns
+            spawn, i = decoder.raw_decode(text, i)
+            spawns.append(spawn)
+
+
+def _workspace_files() -> list[str]:
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    return [f for f in listing.stdout.decode().split("\0") if f and not f.startswith("js/")]
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    base = tmp_path_factory.mktemp("bazel_ws")
+    root = base / "rules_pyodide"
+    for name in _workspace_files():
+        if (ROOT / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, root / name)
+    distdir = root / ".cache" / "distdir"
+    distdir.mkdir(parents=True)
+    for archive in (ROOT / ".cache" / "distdir").glob("*"):
+        os.symlink(archive, distdir / archive.name)
+    env = dict(os.environ, RULES_PYODIDE_PYTHON=str(ROOT / ".venv" / "bin" / "python"))
+    workspace = Workspace(root, base / "output_base", env)
+    yield workspace
+    workspace.bazel("clean", "--expunge", check=False)
+    workspace.bazel("shutdown", check=False)
+
+
+def _edit(path: Path, old: str, new: str) -> str:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Incrementality
+
+
+def test_cold_null_and_incremental_builds(ws: Workspace) -> None:
+    cold = ws.spawns("//packages:all")
+    mnemonics = [s["mnemonic"] for s in cold]
+    assert mnemonics.count("PyodideBuild") == len(list((ws.root / "packages").glob("*/meta.yaml")))
+    assert mnemonics.count("PyodideDist") == 1
+    assert (ws.root / ".bazel/bin/packages/dist/pyodide-lock.json").is_file()
+
+    assert ws.spawns("//packages:all") == []  # a null build runs nothing
+
+    patch = ws.root / ATTRS_PATCH
+    original = _edit(
+        patch, '+readme = "README.md"', '+readme = {text = "attrs for Pyodide", content-type = "text/plain"}'
+    )
+    try:
+        rebuilt = sorted((s["mnemonic"], s["progressMessage"]) for s in ws.spawns("//packages:all"))
+    finally:
+        patch.write_text(original)
+    assert rebuilt == [
+        ("PyodideBuild", "Building wheel of //packages:attrs_build"),
+        ("PyodideDist", "Assembling //packages:all (12 packages and their run requirements)"),
+        ("PyodideFilePackage", "Packing 1 sources into //packages:attrs_files/attrs"),
+        ("PyodidePatch", "Patching //packages:attrs_patched (1 patches, 0 extras)"),
+    ]
+    with zipfile.ZipFile(ws.root / ".bazel/bin/packages/attrs_build/attrs-25.4.0-py3-none-any.whl") as zf:
+        assert "attrs for Pyodide" in zf.read("attrs-25.4.0.dist-info/METADATA").decode()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Errors a recipe author meets
+
+
+def test_bad_sha256_shows_expected_and_actual(ws: Workspace) -> None:
+    meta = ws.root / "packages/idna/meta.yaml"
+    good = "12f65c9b470abda6dc35cf8e63cc574b1c52b11df2c86030af0ac09b01b13ea9"
+    bad = "ab" * 32
+    original = _edit(meta, good, bad)
+    try:
+        err = ws.fails("build", "//packages:idna")
+    finally:
+        meta.write_text(original)
+    assert "packages/idna/meta.yaml: source.sha256 mismatch for" in err
+    assert f"expected: {bad}" in err and f"actual:   {good}" in err
+
+
+def _hostile_tar(kind: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        ok = tarfile.TarInfo("evil-1.0/setup.py")
+        ok.size = 0
+        tar.addfile(ok, io.BytesIO(b""))
+        if kind == "dotdot":
+            info = tarfile.TarInfo("evil-1.0/../../escaped.py")
+        elif kind == "absolute":
+            info = tarfile.TarInfo("/tmp/absolute.py")
+        else:
+            info = tarfile.TarInfo("evil-1.0/link")
+            info.type, info.linkname = tarfile.SYMTYPE, "../../../etc/passwd"
+        if info.type == tarfile.REGTYPE:
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+        else:
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+HOSTILE = {
+    "dotdot": "member 'evil-1.0/../../escaped.py': '..' in path refused",
+    "absolute": "member '/tmp/absolute.py': absolute path refused",
+    "symlink": "member 'evil-1.0/link': symlink to '../../../etc/passwd' escapes the tree",
+}
+
+
+def _add_hostile_recipe(ws: Workspace, kind: str) -> None:
+    data = _hostile_tar(kind)
+    archive = f"evil_{kind}-1.0.tar.gz"
+    (ws.root / ".cache/distdir" / archive).write_bytes(data)
+    (ws.root / "packages" / f"evil-{kind}").mkdir()
+    (ws.root / "packages" / f"evil-{kind}" / "meta.yaml").write_text(
+        f"package:\n  name: evil-{kind}\n  version: '1.0'\nsource:\n"
+        f"  url: https://example.invalid/{archive}\n  sha256: {hashlib.sha256(data).hexdigest()}\n"
+    )
+
+
+def test_new_recipes_need_a_refresh_and_hostile_archives_are_refused(ws: Workspace) -> None:
+    ws.bazel("build", "//packages:all")  # settle: recipe edits of earlier tests re-ran pyodide_recipes
+    for kind in HOSTILE:
+        _add_hostile_recipe(ws, kind)
+    try:
+        err = ws.fails("build", "//packages:all")
+        assert "the recipe list is out of date (new: evil-absolute, evil-dotdot, evil-symlink; removed: none)" in err
+        assert "bazel sync --only=pyodide_recipes" in err
+        ws.bazel("sync", "--only=pyodide_recipes")  # the documented refresh works offline
+        err = ws.fails("build", "--keep_going", *(f"//packages:evil-{kind}_source" for kind in HOSTILE))
+        for kind, message in HOSTILE.items():
+            assert f"Unpacking evil_{kind}-1.0.tar.gz for //packages:evil-{kind}_source failed" in err
+            assert message in err
+    finally:
+        for kind in HOSTILE:
+            shutil.rmtree(ws.root / "packages" / f"evil-{kind}")
+    ws.bazel("build", "//packages:all")  # removed recipes are seen at once: their meta.yaml was watched
+
+
+def test_server_restart_also_refreshes_the_recipe_list(ws: Workspace) -> None:
+    ws.bazel("build", "//packages:all")
+    _add_hostile_recipe(ws, "dotdot")
+    try:
+        assert "the recipe list is out of date" in ws.fails("build", "//packages:evil-dotdot_source")
+        ws.bazel("shutdown")  # pyodide_recipes is `local`: it re-runs when the server starts
+        assert HOSTILE["dotdot"] in ws.fails("build", "//packages:evil-dotdot_source")
+    finally:
+        shutil.rmtree(ws.root / "packages" / "evil-dotdot")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "  name: iniconfig\n",
+            "  name: [iniconfig\n",
+            "packages/iniconfig/meta.yaml: line 3, column 10: invalid YAML",
+        ),
+        ("source:\n", "build:\n  cflgs: -O2\nsource:\n", "packages/iniconfig/meta.yaml: build.cflgs: unknown key"),
+        ("source:\n", "requirements:\n  run: [no-such-package]\nsource:\n", "requirements.run: 'no-such-package' is"),
+    ],
+    ids=["malformed-yaml", "unknown-key", "missing-dependency"],
+)
+def test_recipe_errors_name_the_file_and_key(ws: Workspace, old: str, new: str, message: str) -> None:
+    meta = ws.root / "packages/iniconfig/meta.yaml"
+    original = _edit(meta, old, new)
+    try:
+        err = ws.fails("build", "//packages:all")
+    finally:
+        meta.write_text(original)
+    assert message in err
+
+
+def test_dependency_cycle_names_both_packages(ws: Workspace) -> None:
+    meta = ws.root / "packages/six/meta.yaml"
+    original = _edit(meta, "test:\n", "requirements:\n  run: [python-dateutil]\ntest:\n")
+    try:
+        err = ws.fails("build", "//packages:all")
+    finally:
+        meta.write_text(original)
+    assert "dependency cycle: python-dateutil -> six -> python-dateutil" in err
+
+
+def test_failing_patch_names_the_patch_and_the_file(ws: Workspace) -> None:
+    patch = ws.root / ATTRS_PATCH
+    original = _edit(patch, '-dynamic = ["version", "readme"]', '-dynamic = ["something", "else"]')
+    try:
+        err = ws.fails("build", "//packages:attrs")
+    finally:
+        patch.write_text(original)
+    assert "0001-build-without-hatch-fancy-pypi-readme.patch: patch failed" in err
+    assert "pyproject.toml" in err and "FAILED" in err

@@ -1,0 +1,124 @@
+"""Unit tests for rules_pyodide.pure_build: real PEP 517 builds (flit_core, setuptools) of tiny projects, offline."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from rules_pyodide.pure_build import main
+
+FLIT_PYPROJECT = """\
+[build-system]
+requires = ["flit_core>=3.2,<4"]
+build-backend = "flit_core.buildapi"
+
+[project]
+name = "Tiny.Pkg"
+version = "1.0"
+description = "tiny"
+
+[tool.flit.module]
+name = "tiny_pkg"
+"""
+
+SETUPTOOLS_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "tiny_pkg"
+version = "1.0"
+
+[tool.setuptools.packages.find]
+include = ["tiny_pkg*"]
+"""
+
+
+def project(root: Path, pyproject: str) -> Path:
+    pkg = root / "src" / "tiny_pkg"
+    (pkg / "tests").mkdir(parents=True)
+    (root / "src" / "pyproject.toml").write_text(pyproject)
+    (pkg / "__init__.py").write_text('"""tiny"""\nVALUE = 1\n')
+    (pkg / "tests" / "__init__.py").write_text("")
+    (pkg / "tests" / "test_value.py").write_text("def test_value():\n    assert True\n")
+    (pkg / "helper_test.py").write_text("")
+    return root / "src"
+
+
+def build(src: Path, out: Path, *extra: str, name: str = "tiny-pkg", version: str = "1.0") -> int:
+    return main(
+        [
+            *("--source", str(src), "--name", name, "--version", version),
+            *("--wheel", str(out / "tiny_pkg-1.0-py3-none-any.whl"), "--site", str(out / "site")),
+            *("--tests", str(out / "tests"), "--fragments", str(out / "fragments"), "--imports", "tiny_pkg"),
+            *extra,
+        ]
+    )
+
+
+@pytest.mark.parametrize("pyproject", [FLIT_PYPROJECT, SETUPTOOLS_PYPROJECT], ids=["flit_core", "setuptools"])
+def test_build_unvendors_tests_and_is_deterministic(tmp_path: Path, pyproject: str) -> None:
+    src = project(tmp_path, pyproject)
+    assert build(src, tmp_path / "a", "--unvendor-tests", "--depends", "six") == 0
+    assert build(src, tmp_path / "b", "--unvendor-tests", "--depends", "six") == 0
+    wheel_a = (tmp_path / "a" / "tiny_pkg-1.0-py3-none-any.whl").read_bytes()
+    assert wheel_a == (tmp_path / "b" / "tiny_pkg-1.0-py3-none-any.whl").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a" / "tiny_pkg-1.0-py3-none-any.whl") as zf:
+        names = zf.namelist()
+        assert names[0] == "tiny_pkg/__init__.py" and names[-1].endswith(".dist-info/RECORD")
+        assert not any("tests/" in n or n.endswith("_test.py") for n in names)
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        wheel = zf.read(next(n for n in names if n.endswith(".dist-info/WHEEL"))).decode()
+        record = zf.read(names[-1]).decode()
+    assert "Tag: py3-none-any" in wheel and wheel.count("Tag:") == 1
+    assert "tiny_pkg/__init__.py,sha256=" in record and "test_value" not in record
+    site = tmp_path / "a" / "site"
+    assert (site / "tiny_pkg" / "__init__.py").is_file() and not (site / "tiny_pkg" / "tests").exists()
+    with tarfile.open(tmp_path / "a" / "tests" / "tiny-pkg-tests.tar") as tar:
+        assert sorted(tar.getnames()) == [
+            "tiny_pkg",
+            "tiny_pkg/helper_test.py",
+            "tiny_pkg/tests",
+            "tiny_pkg/tests/__init__.py",
+            "tiny_pkg/tests/test_value.py",
+        ]
+    fragments = {p.name: json.loads(p.read_text()) for p in (tmp_path / "a" / "fragments").iterdir()}
+    assert fragments["tiny-pkg.json"]["unvendored_tests"] is True
+    assert fragments["tiny-pkg.json"]["depends"] == ["six"]
+    assert fragments["tiny-pkg-tests.json"]["depends"] == ["tiny-pkg"]
+    assert fragments["tiny-pkg-tests.json"]["file_name"] == "tiny-pkg-tests.tar"
+
+
+def test_without_unvendor_tests_the_tests_stay(tmp_path: Path) -> None:
+    src = project(tmp_path, FLIT_PYPROJECT)
+    assert build(src, tmp_path / "o") == 0
+    assert (tmp_path / "o" / "site" / "tiny_pkg" / "tests" / "test_value.py").is_file()
+    assert list((tmp_path / "o" / "tests").iterdir()) == []
+    assert [p.name for p in (tmp_path / "o" / "fragments").iterdir()] == ["tiny-pkg.json"]
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "message"),
+    [
+        ("other", "1.0", "METADATA names 'Tiny.Pkg', not the recipe's 'other'"),
+        ("tiny-pkg", "2.0", "METADATA has version '1.0', the recipe '2.0'"),
+    ],
+)
+def test_metadata_must_match_the_recipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, version: str, message: str
+) -> None:
+    src = project(tmp_path, FLIT_PYPROJECT)
+    assert build(src, tmp_path / "o", name=name, version=version) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_backend_failure_names_the_package(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = project(tmp_path, FLIT_PYPROJECT.replace("flit_core.buildapi", "no_such_backend.api"))
+    assert build(src, tmp_path / "o") == 1
+    err = capsys.readouterr().err
+    assert "tiny-pkg: the PEP 517 build failed" in err and "no_such_backend" in err
