@@ -2,6 +2,7 @@
 
 load("//rules/private:dist.bzl", _pyodide_dist = "pyodide_dist")
 load("//rules/private:file_package.bzl", _file_package = "file_package")
+load("//rules/private:import_test.bzl", _pyodide_import_test = "pyodide_import_test", _pyodide_package_test = "pyodide_package_test")
 load("//rules/private:package.bzl", _pyodide_package = "pyodide_package")
 load("//rules/private:packages.bzl", _pyodide_packages = "pyodide_packages")
 load("//rules/private:patch.bzl", _pyodide_patch = "pyodide_patch")
@@ -16,7 +17,9 @@ FilePackageInfo = _FilePackageInfo
 
 # Recipes -> packages (see rules/private/packages.bzl).
 pyodide_dist = _pyodide_dist
+pyodide_import_test = _pyodide_import_test
 pyodide_package = _pyodide_package
+pyodide_package_test = _pyodide_package_test
 pyodide_packages = _pyodide_packages
 pyodide_patch = _pyodide_patch
 pyodide_pure_build = _pyodide_pure_build

@@ -13,6 +13,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dist": ("rules_pyodide.dist", "assemble a Pyodide package directory: package files + merged index files"),
     "fetch": ("rules_pyodide.fetch", "download every recipe's source into the distdir (pip) and check its checksum"),
     "index": ("rules_pyodide.index", "write one package's index fragment, or merge fragments into an index"),
+    "mkpkg": ("rules_pyodide.mkpkg", "write packages/NAME/meta.yaml from a PyPI sdist's metadata (pip download)"),
     "patch": ("rules_pyodide.patch", "copy a source tree, apply a recipe's patches and extras"),
     "pure-build": ("rules_pyodide.pure_build", "build a pure-Python recipe: wheel, site-packages tree, tests"),
     "run": ("rules_pyodide.run", "run Python in real Pyodide (Node) with a dist's packages in its index"),

@@ -147,6 +147,62 @@ def read_fragment(path: Path) -> Fragment:
         _fail(f"{path}: {err}")
 
 
+def fragment_from_entry(entry: object, origin: str) -> Fragment:
+    """The fragment that an entry of any index format was written from (the inverse of the writer).
+
+    Reads packages.json, repodata.json and pyodide-lock.json entries alike: install_dir `lib` is `stdlib`; a missing
+    package_type is guessed from install_dir as Pyodide's own build does; missing flags are false. `origin` names
+    the entry in errors, e.g. `dist/repodata.json: packages.six`.
+    """
+    if not isinstance(entry, dict):
+        _fail(f"{origin}: expected a JSON object")
+    for key in ("name", "version", "file_name", "install_dir"):
+        if not isinstance(entry.get(key), str):
+            _fail(f"{origin}: {key}: expected a string")
+    for key in ("depends", "imports"):
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            _fail(f"{origin}: {key}: expected a list of strings")
+    for key in ("shared_library", "unvendored_tests"):
+        if not isinstance(entry.get(key, False), bool):
+            _fail(f"{origin}: {key}: expected true or false")
+    for key in ("sha256", "package_type"):
+        if key in entry and not isinstance(entry[key], str):
+            _fail(f"{origin}: {key}: expected a string")
+    install_dir = "stdlib" if entry["install_dir"] == "lib" else entry["install_dir"]
+    package_type = entry.get("package_type") or {"stdlib": "cpython_module", "dynlib": "shared_library"}.get(
+        install_dir, "package"
+    )
+    if "sha256" not in entry:
+        _fail(f"{origin}: sha256: required key is missing (packages.json has none: use repodata.json or newer)")
+    try:
+        return make_fragment(
+            entry["name"],
+            entry["version"],
+            entry["file_name"],
+            entry["sha256"],
+            package_type=package_type,
+            install_dir=install_dir,
+            depends=entry.get("depends", []),
+            imports=entry.get("imports", []),
+            shared_library=entry.get("shared_library", False),
+            unvendored_tests=entry.get("unvendored_tests", False),
+        )
+    except IndexBuildError as err:
+        _fail(f"{origin}: {err}")
+
+
+def fragments_from_index(index: object, origin: str) -> list[tuple[str, Fragment]]:
+    """Every entry of an index (any format) as (origin, fragment) pairs, ready for `merge`; `origin` is the file."""
+    if not isinstance(index, dict) or not isinstance(index.get("packages"), dict):
+        _fail(f"{origin}: expected a JSON object with a 'packages' object")
+    packages: dict[str, object] = index["packages"]
+    return [
+        (f"{origin}: packages.{key}", fragment_from_entry(packages[key], f"{origin}: packages.{key}"))
+        for key in sorted(packages)
+    ]
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Formats
 

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from rules_pyodide.index import (
-    Fragment,
     IndexBuildError,
     check_info,
     dump_index,
+    fragment_from_entry,
     fragment_to_json,
+    fragments_from_index,
     main,
     make_fragment,
     merge,
@@ -41,30 +42,10 @@ def shipped(version: str) -> tuple[str, dict[str, Any]]:
     return text, json.loads(text)
 
 
-def fragment_from_entry(entry: dict[str, Any]) -> Fragment:
-    """Inverse of the writer: a shipped entry as the fragment our build would have produced for it."""
-    install_dir = "stdlib" if entry["install_dir"] == "lib" else entry["install_dir"]
-    package_type = entry.get("package_type") or {"stdlib": "cpython_module", "dynlib": "shared_library"}.get(
-        install_dir, "package"
-    )
-    return make_fragment(
-        entry["name"],
-        entry["version"],
-        entry["file_name"],
-        entry["sha256"],
-        package_type=package_type,
-        install_dir=install_dir,
-        depends=entry["depends"],
-        imports=entry["imports"],
-        shared_library=entry.get("shared_library", False),
-        unvendored_tests=entry.get("unvendored_tests", False),
-    )
-
-
 def rebuild(version: str) -> tuple[str, str, dict[str, Any]]:
     text, real = shipped(version)
     fmt = SHIPPED[version]
-    fragments = [(name, fragment_from_entry(entry)) for name, entry in real["packages"].items()]
+    fragments = [(name, fragment_from_entry(entry, name)) for name, entry in real["packages"].items()]
     ours = dump_index(merge(fmt, check_info(fmt, real["info"], "shipped"), fragments))
     return text, ours, real
 
@@ -280,3 +261,75 @@ def test_cli_merge_with_base_index(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main([*argv, str(frag)]) == 1
     assert "depends on 'ghost', which is not in the index" in capsys.readouterr().err
     assert json.loads(out.read_text())["packages"]["foo"]["depends"] == ["micropip"]  # old output untouched
+
+
+@pytest.mark.parametrize("fmt", ["packages.json", "repodata.json", "pyodide-lock.json"])
+def test_fragments_from_index_inverts_every_writer(fmt: str) -> None:
+    info = {
+        "packages.json": {"arch": "wasm32", "platform": "emscripten"},
+        "repodata.json": {"arch": "wasm32", "platform": "emscripten_3_1_14", "version": "0.21.3", "python": "3.10.2"},
+        "pyodide-lock.json": INFO_026,
+    }[fmt]
+    fragments = [
+        ("a", make_fragment("Top-Pkg", "1.0", "top_pkg-1.0-py3-none-any.whl", SHA, depends=["dep"], imports=["top"])),
+        ("b", make_fragment("dep", "2.0", "dep-2.0-py3-none-any.whl", SHA, imports=["dep"], unvendored_tests=True)),
+        ("c", make_fragment("libfoo", "3", "libfoo-3.zip", SHA, package_type="shared_library")),
+        ("d", make_fragment("ssl", "1.0.0", "ssl-1.0.0.zip", SHA, package_type="cpython_module")),
+    ]
+    index = merge(fmt, info, fragments)
+    if fmt == "packages.json":  # no sha256 in this format: refused with the entry named
+        with pytest.raises(IndexBuildError, match=r"idx: packages\.dep: sha256: required key is missing"):
+            fragments_from_index(index, "idx")
+        return
+    back = fragments_from_index(json.loads(dump_index(index)), "idx")
+    assert [origin for origin, _ in back] == [
+        "idx: packages.dep",
+        "idx: packages.libfoo",
+        "idx: packages.ssl",
+        *["idx: packages.top-pkg"],
+    ]
+    by_version = {f.version: f for _, f in back}
+    for _, original in fragments:
+        again = by_version[original.version]
+        assert again.name.lower() == original.name.lower()
+        assert (again.file_name, again.install_dir, again.package_type, again.depends, again.imports) == (
+            original.file_name,
+            original.install_dir,
+            original.package_type,
+            original.depends,
+            original.imports,
+        )
+        assert again.unvendored_tests == original.unvendored_tests
+    assert dump_index(merge(fmt, info, back)) == dump_index(index)
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        ([], "idx: expected a JSON object with a 'packages' object"),
+        ({"packages": {"x": []}}, r"idx: packages\.x: expected a JSON object"),
+        (
+            {"packages": {"x": {"name": "x", "version": "1", "install_dir": "site"}}},
+            r"packages\.x: file_name: expected",
+        ),
+        (
+            {
+                "packages": {
+                    "x": {"name": "x", "version": "1", "file_name": "x.whl", "install_dir": "site", "sha256": "z"}
+                }
+            },
+            r"idx: packages\.x: package 'x': sha256: 'z' is not a lowercase sha256",
+        ),
+        (
+            {
+                "packages": {
+                    "x": {"name": "x", "version": "1", "file_name": "x.whl", "install_dir": "site", "depends": "y"}
+                }
+            },
+            r"idx: packages\.x: depends: expected a list of strings",
+        ),
+    ],
+)
+def test_fragments_from_index_errors_name_the_entry(index: object, message: str) -> None:
+    with pytest.raises(IndexBuildError, match=message):
+        fragments_from_index(index, "idx")
