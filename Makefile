@@ -9,7 +9,7 @@ setup:
 	@tools/setup.sh
 
 demo: setup
-	$(PY) -m rules_pyodide.demo
+	$(PY) tools/demo.py
 
 lint: setup
 	$(PY) -m ruff check .

@@ -196,8 +196,10 @@ async function main() {
     for (const pkg of args.packages) out.packages.push(await loadFilePackage(pyodide, path.resolve(pkg)));
     if (args.loadPackages.length) {
       await loadReportingErrors(pyodide, 'loadPackage', args.loadPackages);
-      const loaded = pyodide.loadedPackages;
-      const missing = args.loadPackages.filter((name) => !(name in loaded));
+      // Index keys differ between versions (0.21-0.23 lower-case them, 0.26+ canonicalize): compare as PEP 503.
+      const canonical = (name) => name.toLowerCase().replace(/[-_.]+/g, '-');
+      const loaded = new Set(Object.keys(pyodide.loadedPackages).map(canonical));
+      const missing = args.loadPackages.filter((name) => !loaded.has(canonical(name)));
       if (missing.length) throw new Error(`loadPackage: not loaded: ${missing.join(', ')}`);
     }
     if (args.loadImports) await loadReportingErrors(pyodide, 'loadPackagesFromImports', args.code);

@@ -194,6 +194,8 @@ class Report:
     loaded_packages: dict[str, str]
     exit_status: int | None
     """The status the code passed to `sys.exit` (as CPython computes it), if it called it."""
+    result: Any = None
+    """The value of the code's last expression, through `json.dumps` (None with `--no-result`)."""
 
 
 def run_node(command: Sequence[str]) -> Report:
@@ -215,6 +217,7 @@ def run_node(command: Sequence[str]) -> Report:
         pyodide=str(report.get("pyodide", "")),
         loaded_packages={str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {},
         exit_status=status if isinstance(status, int) else None,
+        result=report.get("result"),
     )
 
 
@@ -250,7 +253,8 @@ def run(
         report = run_node([*command, "--no-result", "--code-file", str(code_file)])
     if not report.ok:
         raise CodeFailed(report.error, report.stdout, report.exit_status or 1)
-    missing = [name for name in closure if name not in report.loaded_packages]
+    loaded = {canonicalize_name(name) for name in report.loaded_packages}
+    missing = [name for name in closure if canonicalize_name(name) not in loaded]
     if missing:
         message = f"--package {', '.join(packages)}: dependencies not loaded: {', '.join(missing)}"
         raise CodeFailed(message, report.stdout)

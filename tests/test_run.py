@@ -220,6 +220,22 @@ def test_load_package_from_python_with_the_other_index_format(tmp_path: Path, ve
 
 
 @pytest.mark.pyodide
+@pytest.mark.parametrize("version", [OLDEST, NEWEST])
+def test_package_with_a_mixed_case_name(tmp_path: Path, version: str) -> None:
+    # 0.21-0.23 key loadedPackages by the lower-cased name, 0.26+ by the canonical one: `--package` must match both.
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    wheel = build_wheel(dist, "Mixed_Case", "1.0", {"mixed_case.py": "X = 'mixed'\n"})
+    fragment = make_fragment("Mixed_Case", "1.0", wheel.name, sha256_file(wheel), imports=["mixed_case"])
+    for fmt in INFO:
+        (dist / fmt).write_text(dump_index(merge(fmt, INFO[fmt], [("Mixed_Case", fragment)])), encoding="utf-8")
+    run = cli(
+        "--dist", dist, "--pyodide", version, "--package", "Mixed_Case", "-c", "import mixed_case\nprint(mixed_case.X)"
+    )
+    assert (run.returncode, run.stdout) == (0, "mixed\n"), run.stderr
+
+
+@pytest.mark.pyodide
 def test_load_imports(tmp_path: Path) -> None:
     dist = make_dist(tmp_path / "dist")
     run = cli("--dist", dist, "--pyodide", NEWEST, "--load-imports", "-c", "import gamma\nprint(gamma.X)")
