@@ -1,8 +1,10 @@
 """Public API of rules_pyodide. This file only re-exports; the rules live in rules/private/."""
 
+load("//rules/private:bundle.bzl", _pyodide_bundle = "pyodide_bundle")
 load("//rules/private:dist.bzl", _pyodide_dist = "pyodide_dist")
 load("//rules/private:file_package.bzl", _file_package = "file_package")
 load("//rules/private:import_test.bzl", _pyodide_import_test = "pyodide_import_test", _pyodide_package_test = "pyodide_package_test")
+load("//rules/private:pack.bzl", _pyodide_pack = "pyodide_pack")
 load("//rules/private:package.bzl", _pyodide_package = "pyodide_package")
 load("//rules/private:packages.bzl", _pyodide_packages = "pyodide_packages")
 load("//rules/private:patch.bzl", _pyodide_patch = "pyodide_patch")
@@ -27,3 +29,7 @@ pyodide_recipes = _pyodide_recipes
 pyodide_source = _pyodide_source
 pyodide_source_tree = _pyodide_source_tree
 PyodidePackageInfo = _PyodidePackageInfo
+
+# Packing and bundling (see rules/private/pack.bzl, rules/private/bundle.bzl).
+pyodide_bundle = _pyodide_bundle
+pyodide_pack = _pyodide_pack

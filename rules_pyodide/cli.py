@@ -13,6 +13,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dist": ("rules_pyodide.dist", "assemble a Pyodide package directory: package files + merged index files"),
     "fetch": ("rules_pyodide.fetch", "download every recipe's source into the distdir (pip) and check its checksum"),
     "index": ("rules_pyodide.index", "write one package's index fragment, or merge fragments into an index"),
+    "pack": ("rules_pyodide.pack", "pack files, a directory, an environment or index packages into file packages"),
+    "bundle": ("rules_pyodide.bundle", "trace an app in Pyodide and pack only the files it uses; validate the bundle"),
     "mkpkg": ("rules_pyodide.mkpkg", "write packages/NAME/meta.yaml from a PyPI sdist's metadata (pip download)"),
     "patch": ("rules_pyodide.patch", "copy a source tree, apply a recipe's patches and extras"),
     "pure-build": ("rules_pyodide.pure_build", "build a pure-Python recipe: wheel, site-packages tree, tests"),

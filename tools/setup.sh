@@ -11,6 +11,7 @@ mkdir -p "$STAMPS"
 APT_PACKAGES=(
   bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java
   emscripten node-acorn nodejs patch
+  chromium
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

@@ -1,0 +1,3 @@
+"""A tiny package for the pyodide_pack example."""
+
+GREETING = "hello from mytool"

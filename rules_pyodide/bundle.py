@@ -1,0 +1,460 @@
+"""Trace an app in real Pyodide and ship only the files it uses (like pyodide-pack).
+
+    rules-pyodide bundle APP.py --dist DIR (--pyodide VERSION | --pyodide-dir DIR) --output OUT
+        [--package NAME ...] [--filters YAML] [--no-check-output] [--lz4] [--node NODE] [--quiet]
+
+1. Trace: the app runs in Pyodide (Node, js/trace_app.js) with the dist's packages in the runtime's index
+   (rules_pyodide.run builds it). The `--package` names and their dependencies are loaded first (default: the
+   packages of the app's imports). Every file opened for reading and every dynamic library loaded is recorded.
+2. Bundle: of each loaded package's files, those the app read while it ran are kept, plus the shared libraries that
+   were loaded (extension modules the app imported, and plain libraries others link to); `--filters` (YAML, see
+   rules_pyodide.pack_filter; default: none) may remove more. OUT gets `bundle.js` + `bundle.data` (a file
+   package), `bundle.zip` (the same files, paths relative to `/`), `app.py`, `bundle.json` (files, the libraries to
+   preload in load order, per-package numbers, the trace run's stdout) and `filter-report.json`.
+3. Validate: the app runs again in a runtime that has only its own packages and the bundle (loaded with
+   js/load_file_package.js). It must succeed and, unless `--no-check-output`, print what the trace run printed;
+   otherwise the error names the files the trace read that the bundle lacks (and the filter pattern that removed
+   them), and OUT is not written.
+4. Report: a table per package (files before -> after, .py, .so, gzip size before -> after, reduction) and the
+   load-time breakdown of both runs.
+
+Exit status 0; 1 when the app fails (in the trace or the validation run); 2 for bad arguments, a bad dist or a
+bad filter file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import posixpath
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from rich.console import Console
+from rich.table import Table
+
+from rules_pyodide import pack, pack_filter, run
+from rules_pyodide.index import IndexBuildError, fragments_from_index
+
+TRACE_JS = run.JS_DIR / "trace_app.js"
+GZIP_LEVEL = 6
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+class BundleError(Exception):
+    """Bad arguments, dist or filter; the message names the file or key."""
+
+
+class AppFailed(Exception):
+    """The app failed in the trace or the validation run; the message says which, and why."""
+
+
+@dataclass(frozen=True)
+class TraceReport:
+    """What js/trace_app.js reported."""
+
+    ok: bool
+    error: str
+    stdout: str
+    loaded_packages: tuple[str, ...]
+    """Packages loaded for the app (not those the runtime loads on its own, such as 0.21's distutils)."""
+    app_reads: tuple[str, ...]
+    load_reads: tuple[str, ...]
+    dynlibs: tuple[str, ...]
+    extension_modules: tuple[str, ...]
+    timings: Mapping[str, float]
+
+
+def run_trace(
+    node: str, trace_js: Path, runtime_dir: Path, app: Path, extra: Sequence[str], *, quiet: bool = False
+) -> TraceReport:
+    """Runs js/trace_app.js and parses its JSON line. Its stderr (Pyodide's messages, the app's stderr) passes
+    through, or with `quiet` only when the run fails."""
+    command = [node, str(trace_js), "--pyodide", str(runtime_dir), *extra, "--app", str(app)]
+    stderr = subprocess.PIPE if quiet else None
+    proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=stderr, text=True, check=False)
+    if quiet and proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-8000:])
+    lines = proc.stdout.strip().splitlines()
+    try:
+        report = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        raise AppFailed(f"node exited with status {proc.returncode} and no report: {proc.stdout[-2000:]!r}")
+    reads = report.get("reads") or {}
+    return TraceReport(
+        ok=report.get("ok") is True and proc.returncode == 0,
+        error=str(report.get("error", f"exit status {proc.returncode}")),
+        stdout=str(report.get("stdout", "")),
+        loaded_packages=tuple(
+            name for name in report.get("loadedPackages") or () if name not in (report.get("runtimePackages") or ())
+        ),
+        app_reads=tuple(reads.get("app") or ()),
+        load_reads=tuple(reads.get("load") or ()),
+        dynlibs=tuple(report.get("dynlibs") or ()),
+        extension_modules=tuple(report.get("extensionModules") or ()),
+        timings={str(k): float(v) for k, v in (report.get("timings") or {}).items()},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Selecting files
+
+
+@dataclass
+class PackageFiles:
+    """One loaded package: every file it installs (absolute path -> source), and the ones the bundle keeps."""
+
+    name: str
+    version: str
+    files: dict[str, pack.Source]
+    kept: list[str] = field(default_factory=list)
+
+
+def _is_plain_library(path: str) -> bool:
+    """A shared library that is not a Python extension module (others may link to it)."""
+    base = posixpath.basename(path)
+    return ".cpython-" not in base and ".abi3." not in base
+
+
+def used_files(trace: TraceReport) -> list[str]:
+    """Files the app read, plus libraries loaded for it, in first-use order."""
+    used = dict.fromkeys(trace.app_reads)
+    used.update(dict.fromkeys(trace.extension_modules))
+    used.update(dict.fromkeys(lib for lib in trace.dynlibs if _is_plain_library(lib)))
+    return list(used)
+
+
+def stage_packages(
+    index: Mapping[str, Any], dist: Path, runtime: run.Runtime, names: Sequence[str], staging: Path
+) -> list[PackageFiles]:
+    """Unpacks each loaded package of the merged index (from the dist, else the runtime) under `staging`."""
+    packages: Mapping[str, Any] = index["packages"]
+    by_canonical = {canonicalize_name(str(e.get("name", k))): e for k, e in packages.items()}
+    python = str(index.get("info", {}).get("python", ""))
+    staged = []
+    for name in sorted(canonicalize_name(n) for n in names):
+        entry = by_canonical.get(name)
+        if entry is None:
+            continue
+        file_name = str(entry["file_name"])
+        archive = dist / file_name if (dist / file_name).is_file() else runtime.directory / file_name
+        fragment = fragments_from_index({"packages": {name: entry}}, "merged index")[0][1]
+        root = pack.install_root(fragment, python)
+        sources = pack.unpack_package(archive, staging / name)
+        files = {posixpath.join(root, s.rel): s for s in sources}
+        staged.append(PackageFiles(name, str(entry.get("version", "")), files))
+    return staged
+
+
+def select(
+    packages: Sequence[PackageFiles],
+    used: Sequence[str],
+    filters: pack_filter.FilterConfig,
+    report: pack_filter.FilterReport,
+) -> None:
+    """Sets each package's `kept`: the used files it installs that the filter keeps."""
+    used_set = set(used)
+    for package in packages:
+        chosen = {src.rel: dst for dst, src in package.files.items() if dst in used_set}
+        kept = pack_filter.apply(filters, package.name, chosen, report)
+        package.kept = sorted(chosen[rel] for rel in kept)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Writing and measuring
+
+
+def gzip_size(paths: Sequence[Path]) -> int:
+    """Size of the files concatenated (in the order given) and gzipped at level 6, as a server would send them."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as gz:
+        for path in paths:
+            with open(path, "rb") as f:
+                shutil.copyfileobj(f, gz)
+    return len(buffer.getvalue())
+
+
+def write_zip(path: Path, entries: Sequence[tuple[Path, str]]) -> None:
+    """A deterministic zip of (source, absolute destination) pairs, stored relative to `/`."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for src, dst in sorted(entries, key=lambda e: e[1]):
+            info = zipfile.ZipInfo(dst.lstrip("/"), date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, src.read_bytes(), compresslevel=9)
+
+
+@dataclass(frozen=True)
+class PackageRow:
+    """One row of the size table."""
+
+    name: str
+    files_before: int
+    files_after: int
+    py: int
+    so: int
+    gzip_before: int
+    gzip_after: int
+
+    @property
+    def reduction(self) -> float:
+        return 1 - self.gzip_after / self.gzip_before if self.gzip_before else 0.0
+
+
+def package_rows(packages: Sequence[PackageFiles]) -> list[PackageRow]:
+    rows = []
+    for p in packages:
+        before = [p.files[d].path for d in sorted(p.files)]
+        after = [p.files[d].path for d in p.kept]
+        rows.append(
+            PackageRow(
+                p.name,
+                len(before),
+                len(after),
+                sum(1 for d in p.kept if d.endswith(".py")),
+                sum(1 for d in p.kept if d.endswith(".so")),
+                gzip_size(before),
+                gzip_size(after) if after else 0,
+            )
+        )
+    return rows
+
+
+@dataclass
+class BundleResult:
+    """What a bundle run wrote and measured."""
+
+    output: Path
+    manifest: dict[str, Any]
+    rows: list[PackageRow]
+    total_before: PackageRow
+    bundle_gzip: int
+    zip_size: int
+    timings: dict[str, Mapping[str, float]]
+    report: pack_filter.FilterReport
+
+
+def _missing_message(trace_used: Sequence[str], bundled: set[str], report: pack_filter.FilterReport) -> str:
+    lines = []
+    for path in trace_used:
+        if path in bundled:
+            continue
+        for package, rep in report.packages.items():
+            for pattern, rels in rep.removed.items():
+                if any(path.endswith("/" + rel) for rel in rels):
+                    lines.append(f"{path} (package {package}, removed by filter pattern {pattern!r})")
+    return "; ".join(lines)
+
+
+def bundle(
+    app: Path,
+    dist: Path,
+    runtime: run.Runtime,
+    output: Path,
+    *,
+    packages: Sequence[str] = (),
+    filters: pack_filter.FilterConfig = pack_filter.NO_FILTER,
+    check_output: bool = True,
+    lz4: bool = False,
+    node: str = "node",
+    trace_js: Path = TRACE_JS,
+    quiet: bool = False,
+) -> BundleResult:
+    """Traces `app`, writes the minimal bundle to `output`, validates it; raises AppFailed or BundleError."""
+    if not app.is_file():
+        raise BundleError(f"{app}: the app is not a file")
+    node_path = shutil.which(node)
+    if node_path is None:
+        raise BundleError(f"{node}: node not found (on PATH); run `make setup`")
+    if not trace_js.is_file():
+        raise BundleError(f"{trace_js}: the JS driver is missing")
+    try:
+        index = run.merged_index(runtime, run.dist_fragments(dist, runtime.index_file))
+        requested, _ = run.resolve_packages(index, packages)
+    except run.RunError as err:
+        raise BundleError(str(err)) from err
+    with tempfile.TemporaryDirectory(prefix="rules-pyodide-bundle-") as tmp_name:
+        tmp = Path(tmp_name)
+        index_dir = tmp / "index"
+        index_dir.mkdir()
+        run.make_index_dir(runtime, dist, index, index_dir)
+        load = [arg for name in requested for arg in ("--load-package", name)] or ["--load-imports"]
+        trace = run_trace(
+            node_path, trace_js, runtime.directory, app, ["--index-dir", str(index_dir), *load], quiet=quiet
+        )
+        if not trace.ok:
+            raise AppFailed(f"the app failed in Pyodide {runtime.version} (trace run): {run.summary(trace.error)}")
+        staged = stage_packages(index, dist, runtime, trace.loaded_packages, tmp / "staging")
+        used = used_files(trace)
+        report = pack_filter.FilterReport(filters.source)
+        select(staged, used, filters, report)
+        entries = [(p.files[d], d) for p in staged for d in p.kept]
+        if not entries:
+            raise BundleError(f"{app}: the app used no file of the packages it loaded; nothing to bundle")
+        with pack.atomic_dir(output) as out:
+            pack.write_file_package(out, "bundle", entries, lz4=lz4)
+            write_zip(out / "bundle.zip", [(s.path, d) for s, d in entries])
+            shutil.copyfile(app, out / "app.py")
+            bundled = {d for _, d in entries}
+            validation = run_trace(
+                node_path,
+                trace_js,
+                runtime.directory,
+                out / "app.py",
+                ["--package", str(out / "bundle.js")],
+                quiet=quiet,
+            )
+            if not validation.ok:
+                missing = _missing_message(used, bundled, report)
+                hint = f"; the trace run read files the bundle lacks: {missing}" if missing else ""
+                raise AppFailed(f"validation run from the bundle failed: {run.summary(validation.error)}{hint}")
+            if check_output and validation.stdout != trace.stdout:
+                raise AppFailed(
+                    "validation run from the bundle printed something else than the trace run "
+                    f"(trace: {trace.stdout[:200]!r}, bundle: {validation.stdout[:200]!r}); "
+                    "use --no-check-output for apps whose output varies"
+                )
+            rows = package_rows(staged)
+            all_before = [p.files[d].path for p in staged for d in sorted(p.files)]
+            total_before = PackageRow(
+                "total",
+                sum(r.files_before for r in rows),
+                len(entries),
+                sum(r.py for r in rows),
+                sum(r.so for r in rows),
+                gzip_size(all_before),
+                gzip_size([out / "bundle.data"]),
+            )
+            manifest = {
+                "pyodide": runtime.version,
+                "app": "app.py",
+                "js": "bundle.js",
+                "data": "bundle.data",
+                "zip": "bundle.zip",
+                "preload": [lib for lib in dict.fromkeys([*trace.dynlibs, *trace.extension_modules]) if lib in bundled],
+                "files": sorted(bundled),
+                "expected_stdout": trace.stdout,
+                "packages": {
+                    r.name: {
+                        "version": p.version,
+                        "files_before": r.files_before,
+                        "files_after": r.files_after,
+                        "gzip_before": r.gzip_before,
+                        "gzip_after": r.gzip_after,
+                    }
+                    for r, p in zip(rows, staged, strict=True)
+                },
+                "gzip_before": total_before.gzip_before,
+                "gzip_after": total_before.gzip_after,
+            }
+            pack.write_json(out / "bundle.json", manifest)
+            pack.write_json(out / "filter-report.json", report.to_json())
+            zip_size = (out / "bundle.zip").stat().st_size
+    return BundleResult(
+        output,
+        manifest,
+        rows,
+        total_before,
+        total_before.gzip_after,
+        zip_size,
+        {"trace (packages from the dist)": trace.timings, "bundle": validation.timings},
+        report,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Command line
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:,.1f} KiB"
+
+
+def print_report(result: BundleResult, console: Console) -> None:
+    table = Table(title=f"bundle {result.output} (gzip -{GZIP_LEVEL} of each package's files concatenated)")
+    for column in ("package", "files", ".py", ".so", "gzip before", "gzip after", "reduction"):
+        table.add_column(column, justify="left" if column == "package" else "right")
+    for r in [*result.rows, result.total_before]:
+        table.add_row(
+            r.name,
+            f"{r.files_before} -> {r.files_after}",
+            str(r.py),
+            str(r.so),
+            _kib(r.gzip_before),
+            _kib(r.gzip_after),
+            f"{r.reduction:.0%}",
+            style="bold" if r.name == "total" else None,
+        )
+    console.print(table)
+    preload = ", ".join(result.manifest["preload"]) or "none"
+    console.print(f"bundle.zip: {_kib(result.zip_size)}; libraries to preload: {preload}")
+    timing = Table(title="load time (ms)")
+    timing.add_column("run")
+    for column in ("runtime", "packages", "app", "total"):
+        timing.add_column(column, justify="right")
+    for name, t in result.timings.items():
+        values = [t.get(k, 0.0) for k in ("runtime", "packages", "app")]
+        timing.add_row(name, *(f"{v:,.0f}" for v in values), f"{sum(values):,.0f}")
+    console.print(timing)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rules-pyodide bundle", description=__doc__.split("\n")[0])
+    parser.add_argument("app", type=Path, help="the Python app to trace")
+    parser.add_argument("--dist", required=True, type=Path, help="package directory: files + index")
+    parser.add_argument("--pyodide", metavar="VERSION", help="runtime js/node_modules/pyodide-VERSION")
+    parser.add_argument("--pyodide-dir", type=Path, help="runtime directory (instead of, or checked against, VERSION)")
+    parser.add_argument("--output", required=True, type=Path, help="bundle directory (replaced atomically)")
+    parser.add_argument("--package", action="append", default=[], help="load this package first (default: imports)")
+    parser.add_argument("--filters", default="none", help="filter YAML applied to the traced files (default: none)")
+    parser.add_argument("--no-check-output", action="store_true", help="do not compare the two runs' stdout")
+    parser.add_argument("--lz4", action="store_true", help="LZ4-compress bundle.data")
+    parser.add_argument("--node", default="node", help="the node binary (default: node on PATH)")
+    parser.add_argument("--trace-js", type=Path, default=TRACE_JS, help="js/trace_app.js")
+    parser.add_argument("--quiet", action="store_true", help="print no tables, and Pyodide's messages only on failure")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        filters = pack_filter.load(args.filters)
+        runtime = run.find_runtime(args.pyodide, args.pyodide_dir)
+        result = bundle(
+            args.app,
+            args.dist,
+            runtime,
+            args.output,
+            packages=args.package,
+            filters=filters,
+            check_output=not args.no_check_output,
+            lz4=args.lz4,
+            node=args.node,
+            trace_js=args.trace_js,
+            quiet=args.quiet,
+        )
+    except (BundleError, run.RunError, pack.PackError, pack_filter.FilterConfigError, IndexBuildError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except AppFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print_report(result, Console(width=max(120, shutil.get_terminal_size().columns)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
