@@ -6,7 +6,7 @@ BAZEL := bazel
 .PHONY: setup demo test lint unit bazel-test bench clean
 
 setup:
-	@tools/setup.sh
+	@bash tools/setup.sh
 
 demo: setup
 	$(PY) tools/demo.py

@@ -11,6 +11,8 @@ mkdir -p "$STAMPS"
 APT_PACKAGES=(
   bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java
   emscripten node-acorn nodejs patch
+  libpython3.11-dev  # CPython 3.11 headers of the Pyodide 0.23.4 profile (toolchains/profiles/README.md)
+  nginx
   chromium
 )
 
@@ -61,6 +63,21 @@ install_npm() {
   echo "$want" >"$stamp"
 }
 
+# BuildGrid (gRPC remote cache for the remote-cache tests and benchmark) in its own virtualenv, .cache/buildgrid: its
+# dependency pins would clash with the project's. Every version is pinned in tools/buildgrid-requirements.txt.
+install_buildgrid() {
+  local stamp="$STAMPS/buildgrid" want
+  want="$(inputs_hash tools/buildgrid-requirements.txt)"
+  if [ -x .cache/buildgrid/bin/bgd ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  log "buildgrid: creating .cache/buildgrid (gRPC remote cache for the tests)"
+  rm -rf .cache/buildgrid
+  python3 -m venv .cache/buildgrid
+  .cache/buildgrid/bin/python -m pip install -q --disable-pip-version-check -r tools/buildgrid-requirements.txt
+  echo "$want" >"$stamp"
+}
+
 # Recipe sources into .cache/distdir (Bazel's --distdir, see .bazelrc), so that the build runs offline. Files already
 # there with the recipe's checksum are kept; only missing ones are downloaded (with pip).
 fetch_sources() {
@@ -70,5 +87,6 @@ fetch_sources() {
 install_apt
 install_python
 install_npm
+install_buildgrid
 fetch_sources
 log "ready"
