@@ -2,15 +2,23 @@
 
 load("//rules/private:bundle.bzl", _pyodide_bundle = "pyodide_bundle")
 load("//rules/private:dist.bzl", _pyodide_dist = "pyodide_dist")
+load("//rules/private:emcc_build.bzl", _pyodide_emcc_build = "pyodide_emcc_build")
 load("//rules/private:file_package.bzl", _file_package = "file_package")
 load("//rules/private:import_test.bzl", _pyodide_import_test = "pyodide_import_test", _pyodide_package_test = "pyodide_package_test")
 load("//rules/private:pack.bzl", _pyodide_pack = "pyodide_pack")
 load("//rules/private:package.bzl", _pyodide_package = "pyodide_package")
 load("//rules/private:packages.bzl", _pyodide_packages = "pyodide_packages")
 load("//rules/private:patch.bzl", _pyodide_patch = "pyodide_patch")
-load("//rules/private:providers.bzl", _FilePackageInfo = "FilePackageInfo", _PyodidePackageInfo = "PyodidePackageInfo")
+load(
+    "//rules/private:providers.bzl",
+    _FilePackageInfo = "FilePackageInfo",
+    _PyodideLibraryInfo = "PyodideLibraryInfo",
+    _PyodidePackageInfo = "PyodidePackageInfo",
+    _PyodideProfileInfo = "PyodideProfileInfo",
+)
 load("//rules/private:pure_build.bzl", _pyodide_pure_build = "pyodide_pure_build")
 load("//rules/private:recipes_repository.bzl", _pyodide_recipes = "pyodide_recipes")
+load("//rules/private:run_test.bzl", _pyodide_run_test = "pyodide_run_test")
 load("//rules/private:source_repository.bzl", _pyodide_source = "pyodide_source")
 load("//rules/private:source_tree.bzl", _pyodide_source_tree = "pyodide_source_tree")
 
@@ -19,6 +27,7 @@ FilePackageInfo = _FilePackageInfo
 
 # Recipes -> packages (see rules/private/packages.bzl).
 pyodide_dist = _pyodide_dist
+pyodide_emcc_build = _pyodide_emcc_build
 pyodide_import_test = _pyodide_import_test
 pyodide_package = _pyodide_package
 pyodide_package_test = _pyodide_package_test
@@ -26,9 +35,12 @@ pyodide_packages = _pyodide_packages
 pyodide_patch = _pyodide_patch
 pyodide_pure_build = _pyodide_pure_build
 pyodide_recipes = _pyodide_recipes
+pyodide_run_test = _pyodide_run_test
 pyodide_source = _pyodide_source
 pyodide_source_tree = _pyodide_source_tree
+PyodideLibraryInfo = _PyodideLibraryInfo
 PyodidePackageInfo = _PyodidePackageInfo
+PyodideProfileInfo = _PyodideProfileInfo
 
 # Packing and bundling (see rules/private/pack.bzl, rules/private/bundle.bzl).
 pyodide_bundle = _pyodide_bundle

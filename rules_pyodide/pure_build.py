@@ -194,18 +194,18 @@ def _zip_time(epoch: int) -> tuple[int, int, int, int, int, int]:
     return time.gmtime(epoch)[:6]
 
 
-def _retag(wheel_text: str) -> str:
+def _retag(wheel_text: str, tag: str = "py3-none-any") -> str:
     """WHEEL with its Tag lines replaced by the one tag of the file name."""
     lines = [line for line in wheel_text.splitlines() if line.strip() and not line.startswith("Tag:")]
-    return "\n".join([*lines, "Tag: py3-none-any"]).strip("\n") + "\n"
+    return "\n".join([*lines, f"Tag: {tag}"]).strip("\n") + "\n"
 
 
-def write_wheel(site: Path, output: Path) -> None:
+def write_wheel(site: Path, output: Path, tag: str = "py3-none-any") -> None:
     """Zip `site` as a wheel: files sorted, `.dist-info` last with RECORD at the very end, fixed time and modes."""
     names = _files(site)
     info = _dist_info(names, output.name)
     record_name = f"{info}/RECORD"
-    (site / f"{info}/WHEEL").write_text(_retag((site / f"{info}/WHEEL").read_text(encoding="utf-8")))
+    (site / f"{info}/WHEEL").write_text(_retag((site / f"{info}/WHEEL").read_text(encoding="utf-8"), tag))
     ordered = sorted((n for n in names if n != record_name), key=lambda n: (n.startswith(info + "/"), n))
     stamp = _zip_time(source_date_epoch())
     buffer = io.StringIO()

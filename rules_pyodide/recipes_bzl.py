@@ -12,6 +12,12 @@ root with a relative `--packages` so messages name `packages/<name>/meta.yaml`.
 Besides the recipe fields, each entry has values derived here, where PEP 440/503 are at hand: `wheel` (the wheel's
 file name, `<name>-<version>-py3-none-any.whl`), `archive` (the url's base name), `source_repo`, and `run`/`host`
 as directory names of the recipes they name.
+
+Compiled recipes (built by `pyodide_emcc_build` for the selected Pyodide profile instead of `pyodide_pure_build`):
+`compiled` is true when `build.type` is a library, a compile key is set (cflags, cxxflags, ldflags, script, post,
+cross-script, backend-flags, replace-libs, a non-default exports), a host requirement is a library recipe, or
+`package.tag` holds `compiled` (for a package whose own build compiles with nothing to configure). `libraries` are
+the host requirements that are library recipes (compiled and linked against), `host` the others.
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ from rules_pyodide.index import write_atomic
 from rules_pyodide.recipe import Recipe, RecipeError, load_recipes
 
 DEFAULT_SOURCE_RULE = "@//rules/private:source_repository.bzl"
-# Build keys whose presence means the recipe needs a compiler, which the pure-Python build does not have.
-_COMPILED_KEYS = ("cflags", "cxxflags", "ldflags", "script", "post", "cross_script", "backend_flags")
-_COMPILED_YAML = {"cross_script": "cross-script", "backend_flags": "backend-flags"}
+# Build keys whose presence means the recipe needs a compiler (pyodide_emcc_build instead of pyodide_pure_build).
+_COMPILED_KEYS = ("cflags", "cxxflags", "ldflags", "script", "post", "cross_script", "backend_flags", "replace_libs")
+_LIBRARY_TYPES = ("static_library", "shared_library")
+COMPILED_TAG = "compiled"
 
 
 def wheel_name(recipe: Recipe) -> str:
@@ -58,15 +65,24 @@ def repository_name(canonical: str) -> str:
 
 
 def _check_supported(meta: Path, recipe: Recipe) -> None:
-    if recipe.build.type != "package":
-        raise RecipeError(f"{meta}: build.type: {recipe.build.type!r} is not supported yet (pure-Python packages only)")
-    for key in _COMPILED_KEYS:
-        if getattr(recipe.build, key):
-            yaml_key = _COMPILED_YAML.get(key, key)
-            raise RecipeError(f"{meta}: build.{yaml_key}: not supported yet (pure-Python packages only)")
+    if recipe.build.type == "cpython_module":
+        raise RecipeError(f"{meta}: build.type: 'cpython_module' is not supported (the runtime ships its stdlib)")
+    if recipe.build.cross_script:
+        raise RecipeError(f"{meta}: build.cross-script: not supported (use build.script)")
 
 
-def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str]) -> dict[str, Any]:
+def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
+    build = recipe.build
+    return (
+        build.type in _LIBRARY_TYPES
+        or any(getattr(build, key) for key in _COMPILED_KEYS)
+        or build.exports != "pyinit"
+        or bool(library_deps)
+        or COMPILED_TAG in recipe.package.tag
+    )
+
+
+def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Mapping[str, str]) -> dict[str, Any]:
     try:
         wheel = wheel_name(recipe)
         source = recipe.source
@@ -74,6 +90,17 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str]) -> dict[s
         archive = archive_name(source.url) if source.url else None
     except RecipeError as err:
         raise RecipeError(f"{meta}: {err}") from None
+    host = [directories[str(canonicalize_name(d))] for d in recipe.requirements.host]
+    run = [directories[str(canonicalize_name(d))] for d in recipe.requirements.run]
+    for dep in run:
+        if types.get(dep) == "static_library":
+            raise RecipeError(
+                f"{meta}: requirements.run: {dep!r} is a static library, used only at build time: "
+                "list it in requirements.host"
+            )
+    libraries = [d for d in host if types.get(d) in _LIBRARY_TYPES]
+    build = recipe.build
+    exports = list(build.exports) if isinstance(build.exports, tuple) else [build.exports]
     return {
         "name": recipe.name,
         "canonical_name": recipe.canonical_name,
@@ -88,8 +115,19 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str]) -> dict[s
         "extract_dir": source.extract_dir,
         "patches": list(source.patches),
         "extras": [list(pair) for pair in source.extras],
-        "run": [directories[str(canonicalize_name(d))] for d in recipe.requirements.run],
-        "host": [directories[str(canonicalize_name(d))] for d in recipe.requirements.host],
+        "run": run,
+        "host": [d for d in host if d not in libraries],
+        "libraries": libraries,
+        "type": build.type,
+        "compiled": is_compiled(recipe, libraries),
+        "cflags": build.cflags,
+        "cxxflags": build.cxxflags,
+        "ldflags": build.ldflags,
+        "script": build.script,
+        "post": build.post,
+        "backend_flags": build.backend_flags,
+        "replace_libs": list(build.replace_libs),
+        "exports": exports,
         "imports": list(recipe.package.top_level or recipe.test.imports),
         "unvendor_tests": recipe.build.unvendor_tests,
         "wheel": wheel,
@@ -106,6 +144,7 @@ def convert(packages: Path) -> dict[str, Any]:
         metas[meta.parent.name] = meta
     by_dir = {directories[r.canonical_name]: r for r in recipes.values()}
     disabled = sorted(d for d, r in by_dir.items() if r.package.disabled)
+    types = {d: r.build.type for d, r in by_dir.items()}
     entries: dict[str, Any] = {}
     for directory, recipe in sorted(by_dir.items()):
         if recipe.package.disabled:
@@ -116,7 +155,7 @@ def convert(packages: Path) -> dict[str, Any]:
                 if directories[str(canonicalize_name(dep))] in disabled:
                     raise RecipeError(f"{meta}: requirements.{kind}: {dep!r} is disabled (package._disabled)")
         _check_supported(meta, recipe)
-        entries[directory] = _entry(meta, recipe, directories)
+        entries[directory] = _entry(meta, recipe, directories, types)
     return {"error": None, "recipes": entries, "disabled": disabled}
 
 

@@ -54,13 +54,40 @@ def test_disabled_recipes_are_listed_and_cannot_be_depended_on(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
-    ("extra", "message"),
+    ("extra", "compiled"),
     [
-        ("build:\n  cflags: -O2\n", "build.cflags: not supported yet"),
-        ("build:\n  type: shared_library\n", "build.type: 'shared_library' is not supported yet"),
+        ("", False),
+        ("build:\n  cflags: -O2\n", True),
+        ("build:\n  type: shared_library\n", True),
+        ("build:\n  exports: requested\n", True),
+        ("build:\n  replace-libs: [a=b]\n", True),
     ],
 )
-def test_compiled_recipes_are_refused_with_the_key(tmp_path: Path, extra: str, message: str) -> None:
+def test_compiled_recipes_are_marked(tmp_path: Path, extra: str, compiled: bool) -> None:
+    recipe(tmp_path, "c", simple("c", extra=extra))
+    assert convert(tmp_path)["recipes"]["c"]["compiled"] is compiled
+
+
+def test_compiled_tag_and_library_host_requirements(tmp_path: Path) -> None:
+    recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
+    recipe(tmp_path, "tool", simple("tool"))
+    recipe(tmp_path, "ext", simple("ext", extra="requirements:\n  host: [libz, tool]\n"))
+    recipe(tmp_path, "tagged", simple("tagged").replace("version: '1.0'\n", "version: '1.0'\n  tag: [compiled]\n"))
+    data = convert(tmp_path)["recipes"]
+    assert (data["ext"]["compiled"], data["ext"]["libraries"], data["ext"]["host"]) == (True, ["libz"], ["tool"])
+    assert data["tagged"]["compiled"] and not data["tool"]["compiled"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("build:\n  type: cpython_module\n", "build.type: 'cpython_module' is not supported"),
+        ("build:\n  cross-script: x\n", "build.cross-script: not supported"),
+        ("requirements:\n  run: [libz]\n", "requirements.run: 'libz' is a static library"),
+    ],
+)
+def test_unsupported_recipes_are_refused_with_the_key(tmp_path: Path, extra: str, message: str) -> None:
+    recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
     recipe(tmp_path, "c", simple("c", extra=extra))
     with pytest.raises(RecipeError, match=message):
         convert(tmp_path)

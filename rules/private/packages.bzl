@@ -7,6 +7,11 @@ has no patches or extras), `<name>_build` (pyodide_pure_build), `<name>_site` (i
 `PyodidePackageInfo`). `requirements.run` become `deps` of `<name>`, `requirements.host` become `host_deps` of
 `<name>_build`. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
 
+Compiled recipes (`compiled` in RECIPES, see rules_pyodide.recipes_bzl) get a `pyodide_emcc_build` as `<name>_build`
+instead, for the profile chosen by `--//:pyodide`; host requirements that are library recipes become its
+`libraries`. A `static_library` recipe has no package: `<name>` is an alias of `<name>_build` (PyodideLibraryInfo)
+and it is not in `<all>`; a `shared_library` is a package installed into the runtime's library directory.
+
 Hook for per-recipe tests: a `<name>_test` can be added here from `PyodidePackageInfo` (`imports`, and
 `transitive_dist_files` + `transitive_fragments` for a package directory holding exactly the package and its run
 requirements, e.g. a `pyodide_dist(name = "<name>_dist", packages = [":<name>"])`).
@@ -14,6 +19,7 @@ requirements, e.g. a `pyodide_dist(name = "<name>_dist", packages = [":<name>"])
 
 load("@bazel_skylib//lib:paths.bzl", "paths")
 load(":dist.bzl", "pyodide_dist")
+load(":emcc_build.bzl", "pyodide_emcc_build")
 load(":file_package.bzl", "file_package")
 load(":package.bzl", "pyodide_package")
 load(":patch.bzl", "pyodide_patch")
@@ -45,6 +51,17 @@ def _recipe_file(meta, directory, key, relative):
     if not native.glob([path]) and not native.glob([path + "/**"]):
         fail("{}: {}: {}/{} does not exist".format(meta, key, native.package_name(), path))
     return ":" + path
+
+def _recipe_files(all_recipes):
+    """Every recipe's meta.yaml, patches, extras and `source.path` files, as paths in this package (sorted, once)."""
+    files = {}
+    for d, r in all_recipes.items():
+        for f in ["meta.yaml"] + r["patches"] + [src for src, _ in r["extras"]]:
+            files[paths.normalize(paths.join(d, f))] = True
+        if not r["url"]:
+            for f in native.glob([paths.normalize(paths.join(d, r["path"])) + "/**"]):
+                files[f] = True
+    return sorted(files.keys())
 
 def _source(name, r):
     if r["url"]:
@@ -80,6 +97,38 @@ def _patched(name, r):
         return
     pyodide_patch(name = name + "_patched", src = ":" + name + "_source", patches = patches, extras = extras)
 
+def _build(name, r, all_recipes):
+    """`<name>_build`: pyodide_pure_build, or pyodide_emcc_build for a compiled recipe."""
+    common = dict(
+        name = name + "_build",
+        src = ":" + name + "_patched",
+        package_name = r["name"],
+        version = r["version"],
+        wheel = r["wheel"],
+        unvendor_tests = r["unvendor_tests"],
+        depends = [all_recipes[d]["name"] for d in r["run"]],
+        imports = r["imports"],
+        host_deps = [":" + d for d in r["host"]],
+    )
+    if not r.get("compiled"):
+        pyodide_pure_build(**common)
+        return
+    pyodide_emcc_build(
+        type = r["type"],
+        cflags = r["cflags"],
+        cxxflags = r["cxxflags"],
+        ldflags = r["ldflags"],
+        script = r["script"],
+        post = r["post"],
+        backend_flags = r["backend_flags"],
+        replace_libs = r["replace_libs"],
+        exports = r["exports"],
+        libraries = [":" + d + "_build" for d in r["libraries"]],
+        pkgdir = paths.join(native.package_name(), name),
+        pkgdir_files = native.glob([name + "/**"]),
+        **common
+    )
+
 def pyodide_packages(
         recipes,
         name = "all",
@@ -105,25 +154,21 @@ def pyodide_packages(
         fail(recipes["error"])
     _check_listing(recipes)
     all_recipes = recipes["recipes"]
+
+    # `<name>_recipe_files`: what the recipes are made of, for `pyodide_release` (its provenance records each sha256).
+    native.filegroup(name = name + "_recipe_files", srcs = _recipe_files(all_recipes), visibility = ["//visibility:public"])
     for recipe_name, r in all_recipes.items():
         _source(recipe_name, r)
         _patched(recipe_name, r)
-        pyodide_pure_build(
-            name = recipe_name + "_build",
-            src = ":" + recipe_name + "_patched",
-            package_name = r["name"],
-            version = r["version"],
-            wheel = r["wheel"],
-            unvendor_tests = r["unvendor_tests"],
-            depends = [all_recipes[d]["name"] for d in r["run"]],
-            imports = r["imports"],
-            host_deps = [":" + d for d in r["host"]],
-        )
+        _build(recipe_name, r, all_recipes)
+        if r.get("type") == "static_library":
+            native.alias(name = recipe_name, actual = ":" + recipe_name + "_build", visibility = ["//visibility:public"])
+            continue
         native.filegroup(name = recipe_name + "_site", srcs = [":" + recipe_name + "_build"], output_group = "site")
         file_package(
             name = "{0}_files/{0}".format(recipe_name),
             srcs = [":" + recipe_name + "_site"],
-            prefix = "/lib/python{}/site-packages".format(python),
+            prefix = "/usr/lib" if r.get("type") == "shared_library" else "/lib/python{}/site-packages".format(python),
             strip_prefix = recipe_name + "_build/site",
         )
         pyodide_package(
@@ -139,7 +184,7 @@ def pyodide_packages(
     pyodide_dist(
         name = name,
         out = out,
-        packages = [":" + n for n in sorted(all_recipes.keys())],
+        packages = [":" + n for n in sorted(all_recipes.keys()) if all_recipes[n].get("type") != "static_library"],
         abi_version = abi_version,
         platform = platform,
         pyodide_version = pyodide_version,

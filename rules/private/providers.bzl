@@ -1,5 +1,10 @@
 """Providers returned by the rules_pyodide rules."""
 
+load("//toolchains:profile.bzl", _PyodideProfileInfo = "PyodideProfileInfo")
+
+# A Pyodide ABI profile (defined beside the profile rule, toolchains/profile.bzl).
+PyodideProfileInfo = _PyodideProfileInfo
+
 FilePackageInfo = provider(
     doc = "An emscripten file package: a `.data` blob and the `.js` loader that mounts it into the virtual FS.",
     fields = {
@@ -39,5 +44,17 @@ PyodidePackageInfo = provider(
                                 "run requirements.",
         "version": "string: the recipe's `package.version`.",
         "wheel": "File: the pure-Python wheel, `<name>-<version>-py3-none-any.whl` (deterministic).",
+    },
+)
+
+PyodideLibraryInfo = provider(
+    doc = "A C library built by a `build.type: static_library` or `shared_library` recipe, for dependents that list " +
+          "it in `requirements.host`: they compile with `-I<prefix>/include` and link with `-L<prefix>/lib`.",
+    fields = {
+        "name": "string: the recipe's `package.name`.",
+        "prefix": "File (directory): the install prefix the recipe's script filled (`$WASM_LIBRARY_DIR`): " +
+                  "`include/`, `lib/` (`.a` and/or `.so`), maybe `lib/pkgconfig/`.",
+        "shared": "bool: True for a shared library (also shipped as a package, loaded before its dependents).",
+        "transitive_prefixes": "depset of Files: `prefix` of this library and of the libraries it was built with.",
     },
 )

@@ -1,0 +1,409 @@
+"""Build a compiled recipe (C/C++/Cython extension, static or shared C library) for one Pyodide ABI profile.
+
+    python -m rules_pyodide.emcc_build --source TREE --name N --version V --type package|static_library|shared_library
+        --emcc F --emxx F --emar F --emranlib F --python-include DIR [--sysroot-overlay DIR]
+        --profile-cflag F ... --profile-cxxflag F ... --profile-ldflag F ... --ext-suffix S --wheel-tag T
+        [--cflags S] [--cxxflags S] [--ldflags S] [--replace-lib FROM=TO ...] [--exports pyinit|requested|
+        whole_archive|SYM ...] [--script S] [--post S] [--backend-flags S] [--pkgdir DIR]
+        [--library PREFIX ...] [--host-site DIR ...] [--depends N ...] [--imports M ...] [--unvendor-tests]
+        --log FILE --fragments DIR [--wheel OUT --site DIR --tests DIR] [--prefix DIR]
+
+Everything happens in one scratch directory next to the outputs, with no network (the Bazel action blocks it):
+
+1. The source tree is copied; shims named cc/gcc/clang, c++/g++/clang++, ar, ranlib (and emcc's own names) go
+   first on PATH and into CC, CXX, LDSHARED, AR, RANLIB: they run rules_pyodide/compiler_wrapper.py, which turns
+   every compile and link into emcc with the profile's flags and the recipe's (see there).
+2. `build.script` runs with bash in the source tree (`set -e`), with $PKGDIR (the recipe's directory),
+   $WASM_LIBRARY_DIR (the library prefix: libraries install `include/` and `lib/` there), $PYODIDE_PROFILE_*;
+   variables it exports are seen by the build that follows (as Pyodide's own build does).
+3. package: `pip wheel --no-build-isolation --no-index` (the package's own setup.py / PEP 517 backend), installed
+   into a site-packages tree; every extension module is renamed from the host's EXT_SUFFIX to the profile's, and
+   must be a wasm module. Libraries: the script must have installed `lib/*.a` (static) or `lib/*.so` (shared).
+4. `build.post` runs in the source tree with $SITEPACKAGES (the installed tree) and $PKGDIR.
+5. package: tests unvendored, the wheel written again deterministically with the profile's tag; shared library: the
+   `.so` files zipped (`<name>-<version>.zip`, installed by Pyodide into its dynlib directory); index fragments.
+
+The full log (every command the wrappers ran and its output) is `--log`; on failure its last lines are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment, sha256_file, write_atomic
+from rules_pyodide.pure_build import (
+    BuildError,
+    _add,
+    _empty_dir,
+    _move_tree,
+    _zip_time,
+    build_env,
+    copy_source,
+    install,
+    source_date_epoch,
+    unvendor_tests,
+    write_tar,
+    write_wheel,
+)
+
+WRAPPER = Path(__file__).with_name("compiler_wrapper.py")
+SHIMS = {
+    "cc": "cc",
+    "gcc": "cc",
+    "clang": "cc",
+    "x86_64-linux-gnu-gcc": "cc",
+    "c++": "c++",
+    "g++": "c++",
+    "clang++": "c++",
+    "x86_64-linux-gnu-g++": "c++",
+    "ld": "cc",
+    "ar": "ar",
+    "x86_64-linux-gnu-ar": "ar",
+    "ranlib": "ranlib",
+}
+LOG_TAIL = 60
+WASM_MAGIC = b"\0asm"
+
+
+def _host_python_dirs() -> tuple[list[str], list[str]]:
+    """Include and library directories of the host Python, which the wrappers drop."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    includes = {paths["include"], paths["platinclude"], sysconfig.get_config_var("INCLUDEPY") or ""}
+    includes |= {os.path.join(sys.base_prefix, "include"), os.path.join(sys.prefix, "include")}
+    includes |= {"/usr/include/python3.11", "/usr/include/python3"}
+    libs = {sysconfig.get_config_var("LIBDIR") or "", os.path.join(sys.base_prefix, "lib")}
+    return sorted(d for d in includes if d), sorted(d for d in libs if d)
+
+
+def write_shims(bin_dir: Path, config: Path) -> None:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, role in SHIMS.items():
+        shim = bin_dir / name
+        shim.write_text(
+            "#!/bin/sh\n"
+            f"export RULES_PYODIDE_WRAPPER_CONFIG={shlex.quote(str(config))}\n"
+            f'exec {shlex.quote(sys.executable)} -S {shlex.quote(str(WRAPPER))} {role} "$@"\n',
+            encoding="utf-8",
+        )
+        shim.chmod(0o755)
+
+
+def _tail(log: Path) -> str:
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-LOG_TAIL:])
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str], log: Path, what: str) -> None:
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(f"\n=== {what}: {' '.join(shlex.quote(c) for c in command)}\n")
+        f.flush()
+        result = subprocess.run(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=f, stderr=f, check=False)
+    if result.returncode != 0:
+        raise BuildError(f"{what} failed (exit {result.returncode}); last lines of the log ({log.name}):\n{_tail(log)}")
+
+
+def run_script(script: str, cwd: Path, env: dict[str, str], log: Path, what: str, scratch: Path) -> dict[str, str]:
+    """Runs `script` with bash -e; returns the environment it leaves (its exports carry into the next step)."""
+    if not script.strip():
+        return env
+    body = scratch / f"{what}.sh"
+    env_out = scratch / f"{what}.env"
+    body.write_text(
+        f"set -e\n{script}\n( set +x; env -0 > {shlex.quote(str(env_out))} )\n",
+        encoding="utf-8",
+    )
+    _run(["bash", "-e", str(body)], cwd, env, log, f"build.{what}")
+    items = env_out.read_bytes().split(b"\0")
+    new_env = {}
+    for item in items:
+        key, sep, value = item.decode("utf-8", errors="surrogateescape").partition("=")
+        if sep and key and key not in ("PWD", "OLDPWD", "SHLVL", "_"):
+            new_env[key] = value
+    return new_env
+
+
+def rename_extensions(site: Path, host_suffix: str, ext_suffix: str, name: str) -> list[Path]:
+    """Renames host-suffixed extension modules to the profile's EXT_SUFFIX; every `.so` must be wasm."""
+    modules = []
+    for path in sorted(site.rglob("*.so")):
+        target = path
+        if path.name.endswith(host_suffix):
+            target = path.with_name(path.name[: -len(host_suffix)] + ext_suffix)
+            path.rename(target)
+        with open(target, "rb") as f:
+            if f.read(4) != WASM_MAGIC:
+                raise BuildError(
+                    f"{name}: {target.relative_to(site)} is not a WebAssembly module: it was not built by the "
+                    "compiler wrappers (does the build hard-code a compiler?)"
+                )
+        modules.append(target)
+    return modules
+
+
+def _check_archives(prefix: Path, name: str, suffix: str) -> list[Path]:
+    libs = sorted((prefix / "lib").glob(f"*{suffix}")) if (prefix / "lib").is_dir() else []
+    if not libs:
+        raise BuildError(
+            f"{name}: build.script installed no lib/*{suffix} into $WASM_LIBRARY_DIR "
+            f"(found: {sorted(p.relative_to(prefix).as_posix() for p in prefix.rglob('*')) or 'nothing'})"
+        )
+    for lib in libs:
+        head = lib.read_bytes()[:8]
+        if suffix == ".so" and head[:4] != WASM_MAGIC:
+            raise BuildError(f"{name}: {lib.name} is not a WebAssembly module")
+        if suffix == ".a" and head != b"!<arch>\n":
+            raise BuildError(f"{name}: {lib.name} is not an ar archive")
+    return libs
+
+
+def write_zip(files: Sequence[Path], output: Path) -> None:
+    """The shared library package: the `.so` files at the top level, sorted, fixed time and modes."""
+    stamp = _zip_time(source_date_epoch())
+    tmp = output.with_name(f".{output.name}.tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for path in sorted(files, key=lambda p: p.name):
+            _add(zf, path.name, path.read_bytes(), stamp, True)
+    os.replace(tmp, output)
+
+
+def _wrapper_config(args: argparse.Namespace, scratch: Path, log: Path) -> Path:
+    host_includes, host_libs = _host_python_dirs()
+    libraries = [p.resolve() for p in args.library]
+    config = {
+        "emcc": str(args.emcc.resolve()),
+        "emxx": str(args.emxx.resolve()),
+        "emar": str(args.emar.resolve()),
+        "emranlib": str(args.emranlib.resolve()),
+        "profile_cflags": args.profile_cflag,
+        "profile_cxxflags": args.profile_cxxflag,
+        "profile_ldflags": args.profile_ldflag,
+        "cflags": shlex.split(args.cflags),
+        "cxxflags": shlex.split(args.cxxflags),
+        "ldflags": shlex.split(args.ldflags),
+        "replace_libs": dict(r.split("=", 1) for r in args.replace_lib),
+        "exports": args.exports[0] if len(args.exports) == 1 and args.exports[0] in _KEYWORDS else args.exports,
+        "library": args.type != "package",
+        "python_include": str(args.python_include.resolve()),
+        "sysroot_overlay": str(args.sysroot_overlay.resolve()) if args.sysroot_overlay else "",
+        "include_dirs": [str(p / "include") for p in libraries] + [str(scratch / "prefix" / "include")],
+        "lib_dirs": [str(p / "lib") for p in libraries] + [str(scratch / "prefix" / "lib")],
+        "host_include_dirs": host_includes,
+        "host_lib_dirs": host_libs,
+        "log": str(log),
+    }
+    path = scratch / "wrapper.json"
+    path.write_text(json.dumps(config, indent=1), encoding="utf-8")
+    return path
+
+
+_KEYWORDS = ("pyinit", "requested", "whole_archive")
+
+
+def _environment(args: argparse.Namespace, scratch: Path, config: Path) -> dict[str, str]:
+    env = build_env(scratch, args.host_site)
+    bin_dir = scratch / "bin"
+    write_shims(bin_dir, config)
+    libraries = [p.resolve() for p in args.library]
+    prefix = scratch / "prefix"
+    env.update(
+        {
+            "PATH": f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}",
+            "CC": str(bin_dir / "cc"),
+            "CXX": str(bin_dir / "c++"),
+            "LDSHARED": f"{bin_dir / 'cc'} -shared",
+            "LDCXXSHARED": f"{bin_dir / 'c++'} -shared",
+            "AR": str(bin_dir / "ar"),
+            "RANLIB": str(bin_dir / "ranlib"),
+            "CFLAGS": "",
+            "CXXFLAGS": "",
+            "LDFLAGS": "",
+            "CPPFLAGS": "",
+            "EMSDK_PYTHON": sys.executable,
+            "EMCC": str(args.emcc.resolve()),
+            "EMXX": str(args.emxx.resolve()),
+            "EMAR": str(args.emar.resolve()),
+            "PYODIDE": "1",
+            "PYODIDE_PROFILE_EXT_SUFFIX": args.ext_suffix,
+            "PYTHONINCLUDE": str(args.python_include.resolve()),
+            "WASM_LIBRARY_DIR": str(prefix),
+            "PKG_CONFIG_PATH": ":".join(str(p / "lib" / "pkgconfig") for p in [*libraries, prefix]),
+            "PKG_CONFIG_LIBDIR": ":".join(str(p / "lib" / "pkgconfig") for p in [*libraries, prefix]),
+            "PKGDIR": str(args.pkgdir.resolve()) if args.pkgdir else "",
+            "_PYTHON_HOST_PLATFORM": "emscripten_wasm32",
+            "EM_FROZEN_CACHE": "1",
+        }
+    )
+    return env
+
+
+def build(args: argparse.Namespace) -> None:
+    outputs = [(args.fragments, "--fragments")]
+    if args.type == "package":
+        outputs += [(args.site, "--site"), (args.tests, "--tests")]
+    if args.type == "shared_library":
+        outputs += [(args.site, "--site"), (args.tests, "--tests")]
+    if args.prefix:
+        outputs += [(args.prefix, "--prefix")]
+    for path, what in outputs:
+        if path is None:
+            raise BuildError(f"{what} is required for build.type {args.type}")
+        _empty_dir(path, what)
+    log: Path = args.log.resolve()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"rules_pyodide emcc-build of {args.name} {args.version} ({args.type})\n", encoding="utf-8")
+    scratch = Path(tempfile.mkdtemp(prefix=f".{args.name}.", suffix=".build", dir=log.parent)).resolve()
+    try:
+        src = scratch / "src"
+        copy_source(args.source, src)
+        (scratch / "prefix").mkdir()
+        env = _environment(args, scratch, _wrapper_config(args, scratch, log))
+        env = run_script(args.script, src, env, log, "script", scratch)
+        if args.type == "package":
+            _build_package(args, scratch, env, log)
+        else:
+            _build_library(args, scratch, env, log)
+        if args.prefix:
+            shutil.copytree(scratch / "prefix", args.prefix, dirs_exist_ok=True)
+    except BuildError as err:
+        raise BuildError(f"{args.name}: {err}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _build_package(args: argparse.Namespace, scratch: Path, env: dict[str, str], log: Path) -> None:
+    src = scratch / "src"
+    dist = scratch / "dist"
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-v"]
+    command += ["--no-cache-dir", "--disable-pip-version-check", "--wheel-dir", str(dist)]
+    command += [f"--config-settings={flag}" for flag in shlex.split(args.backend_flags)]
+    _run([*command, str(src)], src, env, log, "the package build (pip wheel)")
+    wheels = sorted(dist.glob("*.whl"))
+    if len(wheels) != 1:
+        raise BuildError(f"expected one wheel from the build, got {[w.name for w in wheels]}")
+    site = scratch / "site"
+    install(wheels[0], site)
+    import sysconfig
+
+    host_suffix = str(sysconfig.get_config_var("EXT_SUFFIX"))
+    modules = rename_extensions(site, host_suffix, args.ext_suffix, args.name)
+    if not modules:
+        raise BuildError(f"the build produced no extension module (*{host_suffix}); is this a compiled package?")
+    post_env = {**env, "SITEPACKAGES": str(site)}
+    run_script(args.post, src, post_env, log, "post", scratch)
+    moved = unvendor_tests(site, scratch / "tests") if args.unvendor_tests else 0
+    write_wheel(site, args.wheel, args.wheel_tag)
+    for root in (site, scratch / "tests"):
+        for path in [root, *root.rglob("*")] if root.exists() else []:
+            os.utime(path, (source_date_epoch(), source_date_epoch()))
+    fragments = {
+        args.name: make_fragment(
+            args.name,
+            args.version,
+            args.wheel.name,
+            sha256_file(args.wheel),
+            depends=args.depends,
+            imports=args.imports,
+            unvendored_tests=moved > 0,
+        )
+    }
+    if moved:
+        tar = args.tests / f"{args.name}-tests.tar"
+        write_tar(scratch / "tests", tar)
+        fragments[f"{args.name}-tests"] = make_fragment(
+            f"{args.name}-tests", args.version, tar.name, sha256_file(tar), depends=[args.name]
+        )
+    for name, fragment in fragments.items():
+        write_atomic(args.fragments / f"{name}.json", fragment_to_json(fragment))
+    _move_tree(site, args.site)
+
+
+def _build_library(args: argparse.Namespace, scratch: Path, env: dict[str, str], log: Path) -> None:
+    prefix = scratch / "prefix"
+    src = scratch / "src"
+    run_script(args.post, src, {**env, "SITEPACKAGES": ""}, log, "post", scratch)
+    if args.type == "static_library":
+        _check_archives(prefix, args.name, ".a")
+        return
+    libs = _check_archives(prefix, args.name, ".so")
+    write_zip(libs, args.wheel)
+    for lib in libs:
+        shutil.copy2(lib, args.site / lib.name)
+        os.utime(args.site / lib.name, (source_date_epoch(), source_date_epoch()))
+    fragment = make_fragment(
+        args.name,
+        args.version,
+        args.wheel.name,
+        sha256_file(args.wheel),
+        package_type="shared_library",
+        depends=args.depends,
+    )
+    write_atomic(args.fragments / f"{args.name}.json", fragment_to_json(fragment))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m rules_pyodide.emcc_build", description=__doc__.split("\n")[0])
+    p.add_argument("--source", required=True, type=Path, help="patched source tree")
+    p.add_argument("--name", required=True, help="package.name")
+    p.add_argument("--version", required=True, help="package.version")
+    p.add_argument("--type", required=True, choices=("package", "static_library", "shared_library"))
+    for tool in ("emcc", "emxx", "emar", "emranlib"):
+        p.add_argument(f"--{tool}", required=True, type=Path, help=f"the toolchain's {tool}")
+    p.add_argument("--python-include", required=True, type=Path, help="directory of the profile's Python.h")
+    p.add_argument("--sysroot-overlay", type=Path, help="headers that override the toolchain's sysroot")
+    p.add_argument("--profile-cflag", action="append", default=[], help="profile compile flag (repeat)")
+    p.add_argument("--profile-cxxflag", action="append", default=[], help="profile C++ compile flag (repeat)")
+    p.add_argument("--profile-ldflag", action="append", default=[], help="profile link flag (repeat)")
+    p.add_argument("--ext-suffix", required=True, help="the profile's EXT_SUFFIX")
+    p.add_argument("--wheel-tag", default="", help="the profile's wheel tag")
+    p.add_argument("--cflags", default="", help="build.cflags")
+    p.add_argument("--cxxflags", default="", help="build.cxxflags")
+    p.add_argument("--ldflags", default="", help="build.ldflags")
+    p.add_argument("--replace-lib", action="append", default=[], help="build.replace-libs entry FROM=TO")
+    p.add_argument("--exports", action="append", default=[], help="build.exports keyword or symbol (repeat)")
+    p.add_argument("--script", default="", help="build.script")
+    p.add_argument("--post", default="", help="build.post")
+    p.add_argument("--backend-flags", default="", help="build.backend-flags (pip --config-settings)")
+    p.add_argument("--pkgdir", type=Path, help="the recipe's directory ($PKGDIR)")
+    p.add_argument("--library", action="append", default=[], type=Path, help="prefix of a host library (repeat)")
+    p.add_argument("--host-site", action="append", default=[], type=Path, help="host requirement's tree")
+    p.add_argument("--depends", action="append", default=[], help="a run requirement (repeat)")
+    p.add_argument("--imports", action="append", default=[], help="a top-level import name (repeat)")
+    p.add_argument("--unvendor-tests", action="store_true", help="move tests out of the package")
+    p.add_argument("--log", required=True, type=Path, help="the build log to write")
+    p.add_argument("--fragments", required=True, type=Path, help="directory to create: index fragments")
+    p.add_argument("--wheel", type=Path, help="package archive to write (wheel, or zip for a shared library)")
+    p.add_argument("--site", type=Path, help="directory to create: the installed files")
+    p.add_argument("--tests", type=Path, help="directory to create: unvendored tests")
+    p.add_argument("--prefix", type=Path, help="directory to create: the library prefix (headers, libs)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not args.exports:
+        args.exports = ["pyinit"]
+    try:
+        build(args)
+    except (BuildError, IndexBuildError, OSError, zipfile.BadZipFile) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

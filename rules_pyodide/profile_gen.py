@@ -1,0 +1,267 @@
+"""Generate a Pyodide ABI profile (toolchains/profiles/<version>/) from the real runtime's own sysconfig.
+
+    python -m rules_pyodide.profile_gen --pyodide VERSION --out DIR --toolchain-emscripten V [--toolchain-emscripten V]
+        (--pyconfig-template HOST_PYCONFIG.h | --pyconfig-check WASM_PYCONFIG.h) [--alltypes SYSROOT/bits/alltypes.h]
+
+Runs Python in the npm runtime `js/node_modules/pyodide-VERSION` (Node, js/run_in_pyodide.js) to read
+`sysconfig.get_config_vars()`, `sys.version_info`, the platform of its index and, where the runtime's ctypes can
+reach libc (0.23+), the layout of `struct stat` and the width of `time()`. From those it writes into DIR:
+
+- `sysconfig.json`: the runtime's config vars, as they are (the cross-build data);
+- `pyconfig.h`: with `--pyconfig-template` (a host pyconfig.h of the same Python minor, e.g. Debian's), every
+  `#define`/`#undef` of the template set to the runtime's value (sysconfig parsed the runtime's pyconfig.h: a
+  defined macro has its value, an undefined one 0); with `--pyconfig-check`, a shipped wasm32 pyconfig.h (exodide's)
+  is checked against the runtime instead, and any disagreement is an error;
+- `sysroot_overlay/bits/alltypes.h`: when the runtime's `time_t` is 64-bit and the toolchain's musl header (given by
+  `--alltypes`) declares it `long`, a copy with `time_t` and `suseconds_t` as `long long` (emscripten 3.1.2x made
+  them 64-bit; `struct timespec`, `struct timeval` and `struct stat` follow from it);
+- `profile.bzl`: `PROFILE`, the data the Bazel rules read (versions, flags, EXT_SUFFIX, wheel tag, index format,
+  and `checks`: what the runtime confirmed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rules_pyodide.index import write_atomic
+from rules_pyodide.recipes_bzl import starlark
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNNER_JS = ROOT / "js" / "run_in_pyodide.js"
+RUNTIMES = ROOT / "js" / "node_modules"
+
+COMPILE_FLAGS = ("-O2", "-fPIC")
+CXX_FLAGS = ("-fexceptions",)
+LINK_FLAGS = ("-O2", "-sWASM_BIGINT", "-fexceptions")
+
+# Runs in the runtime: everything the profile is derived from, as JSON.
+PROBE = r"""
+import json, struct, sys, sysconfig, os
+out = {"vars": {k: v for k, v in sysconfig.get_config_vars().items() if isinstance(v, (str, int, float))},
+       "version_info": list(sys.version_info[:3]), "platform": sys.platform}
+try:
+    import ctypes
+    if tuple(int(x) for x in sys.version_info[:2]) >= (3, 11):
+        libc = ctypes.CDLL(None)
+        libc.time.restype = ctypes.c_int64
+        os.makedirs("/tmp/profile_probe", exist_ok=True)
+        with open("/tmp/profile_probe/f", "wb") as f:
+            f.write(b"x" * 123457)
+        os.utime("/tmp/profile_probe/f", (1234567890, 1234567890))
+        buf = ctypes.create_string_buffer(512)
+        assert libc.stat(b"/tmp/profile_probe/f", buf) == 0
+        raw = buf.raw
+        find = lambda v, fmt: [i for i in range(0, 256, 4) if raw[i:i + struct.calcsize(fmt)] == struct.pack(fmt, v)]
+        import time
+        out["libc"] = {"time": libc.time(None), "now": int(time.time()), "st_size": find(123457, "<q"),
+                       "st_mode": find(os.stat("/tmp/profile_probe/f").st_mode, "<I"),
+                       "timespec_sec64": find(1234567890, "<q")}
+except Exception as e:  # noqa
+    out["libc_error"] = repr(e)
+print(json.dumps(out))
+"""
+
+
+class ProfileError(Exception):
+    """The runtime disagrees with what the profile would claim; the message says what."""
+
+
+def run_probe(version: str, node: str = "node") -> dict[str, Any]:
+    runtime = RUNTIMES / f"pyodide-{version}"
+    if not (runtime / "package.json").is_file():
+        raise ProfileError(f"{runtime}: Pyodide {version} is not installed; run `make setup`")
+    proc = subprocess.run(
+        [node, str(RUNNER_JS), "--pyodide", str(runtime), "--no-result", "--code", PROBE],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not report.get("ok"):
+        raise ProfileError(f"the probe failed in Pyodide {version}: {report.get('error')}")
+    data: dict[str, Any] = json.loads(report["stdout"])
+    data["index_format"] = "pyodide-lock.json" if (runtime / "pyodide-lock.json").is_file() else "repodata.json"
+    index = json.loads((runtime / data["index_format"]).read_text(encoding="utf-8"))
+    data["index_info"] = index["info"]
+    return data
+
+
+_DEFINE = re.compile(r"^#define ([A-Za-z_][A-Za-z0-9_]*)(?:[ \t]+(.*?))?\s*$")
+_UNDEF = re.compile(r"^/\* #undef ([A-Za-z_][A-Za-z0-9_]*) \*/\s*$")
+
+
+def pyconfig_from_template(template: str, config: Mapping[str, object]) -> tuple[str, int]:
+    """The template with each macro set as the runtime has it; returns (text, number of macros changed)."""
+    lines = []
+    changed = 0
+    for line in template.splitlines():
+        m, u = _DEFINE.match(line), _UNDEF.match(line)
+        match = m or u
+        name = match.group(1) if match else None
+        if name is None or name not in config or name.startswith("_"):
+            lines.append(line)
+            continue
+        value = config[name]
+        if value in (0, "0"):
+            new = f"/* #undef {name} */"
+        elif m and m.group(2) is None and value == 1:
+            new = line  # a bare `#define X`, which sysconfig reads as 1
+        else:
+            new = f"#define {name} {value}"
+        if new != line:
+            changed += 1
+        lines.append(new)
+    header = "/* Generated by rules_pyodide.profile_gen from the runtime's sysconfig: a wasm32 pyconfig.h. */\n"
+    return header + "\n".join(lines) + "\n", changed
+
+
+ABI_MACROS = re.compile(r"^(SIZEOF_|ALIGNOF_|Py_|PY_|WITH_|WORDS_BIGENDIAN$|HAVE_LONG_DOUBLE$)")
+
+
+def check_pyconfig(text: str, config: Mapping[str, object]) -> tuple[int, list[str]]:
+    """Macros of a wasm32 pyconfig.h against the runtime: a difference in an ABI macro (sizes, alignments, Py_*)
+    is an error; returns (how many were compared, the names of other macros that differ)."""
+    compared = 0
+    wrong = []
+    for line in text.splitlines():
+        m, u = _DEFINE.match(line), _UNDEF.match(line)
+        match = m or u
+        if match is None:
+            continue
+        name = match.group(1)
+        if name not in config:
+            continue
+        want = config[name]
+        have: object = 0 if u else (m.group(2) if m and m.group(2) is not None else 1)
+        if isinstance(want, int) and isinstance(have, str) and re.fullmatch(r"-?[0-9]+", have):
+            have = int(have)
+        compared += 1
+        if str(have) != str(want):
+            wrong.append(f"{name}: header {have!r}, runtime {want!r}")
+    abi = [w for w in wrong if ABI_MACROS.match(w)]
+    if abi:
+        raise ProfileError("pyconfig.h disagrees with the runtime's sysconfig:\n  " + "\n  ".join(abi))
+    return compared, [w.split(":")[0] for w in wrong]
+
+
+def alltypes_overlay(text: str) -> str:
+    """musl's bits/alltypes.h with a 64-bit time_t and suseconds_t."""
+    out, count = re.subn(r"typedef long (time_t|suseconds_t);", r"typedef long long \1;", text)
+    if count != 2:
+        raise ProfileError("bits/alltypes.h: expected `typedef long time_t;` and `typedef long suseconds_t;`")
+    note = (
+        "/* Generated by rules_pyodide.profile_gen: the toolchain's musl bits/alltypes.h with the runtime's 64-bit\n"
+        " * time_t and suseconds_t (emscripten >= 3.1.2x); struct timespec/timeval/stat follow from them. */\n"
+    )
+    return note + out
+
+
+def build_profile(version: str, data: Mapping[str, Any], toolchain_versions: Sequence[str]) -> dict[str, Any]:
+    v = data["vars"]
+    major, minor, micro = data["version_info"]
+    platform = str(data["index_info"]["platform"])
+    checks = [
+        f"sys.version_info {major}.{minor}.{micro}, sys.platform {data['platform']}",
+        f"sysconfig: SIZEOF_LONG={v.get('SIZEOF_LONG')} SIZEOF_VOID_P={v.get('SIZEOF_VOID_P')} "
+        f"SIZEOF_SIZE_T={v.get('SIZEOF_SIZE_T')} SIZEOF_TIME_T={v.get('SIZEOF_TIME_T')} "
+        f"SIZEOF_OFF_T={v.get('SIZEOF_OFF_T')}",
+        f"sysconfig: EXT_SUFFIX {v.get('EXT_SUFFIX')}, SOABI {v.get('SOABI')}",
+        f"index {data['index_format']}: platform {platform}",
+    ]
+    if v.get("SIZEOF_LONG") != 4 or v.get("SIZEOF_VOID_P") != 4:
+        raise ProfileError("not a wasm32 runtime (SIZEOF_LONG/SIZEOF_VOID_P are not 4)")
+    libc = data.get("libc")
+    if libc:
+        if abs(int(libc["time"]) - int(libc["now"])) > 5:
+            raise ProfileError(f"libc time() via ctypes as int64 is {libc['time']}, time.time() {libc['now']}")
+        checks.append(
+            f"libc via ctypes: time() returns a 64-bit time_t; struct stat: st_mode at {libc['st_mode']}, "
+            f"st_size at {libc['st_size']}, 64-bit tv_sec at {libc['timespec_sec64']}"
+        )
+    else:
+        checks.append(f"libc layout not probed: {data.get('libc_error', 'ctypes cannot open libc in this runtime')}")
+    python_tag = f"cp{major}{minor}"
+    return {
+        "pyodide_version": version,
+        "python_version": f"{major}.{minor}.{micro}",
+        "python": f"{major}.{minor}",
+        "runtime_emscripten": platform.removeprefix("emscripten_").replace("_", "."),
+        "emscripten_versions": list(toolchain_versions),
+        "platform": platform,
+        "wheel_tag": f"{python_tag}-{python_tag}-{platform}_wasm32",
+        "ext_suffix": str(v["EXT_SUFFIX"]),
+        "soabi": str(v.get("SOABI", "")),
+        "index_format": data["index_format"],
+        "abi_version": str(data["index_info"].get("abi_version", "")),
+        "time_t_bits": 8 * int(v.get("SIZEOF_TIME_T", 4)),
+        "cflags": list(COMPILE_FLAGS),
+        "cxxflags": list(CXX_FLAGS),
+        "ldflags": list(LINK_FLAGS),
+        "checks": checks,
+    }
+
+
+PROFILE_BZL = '''"""Pyodide {version} ABI profile, generated by rules_pyodide.profile_gen from the runtime."""
+
+PROFILE = {body}
+'''
+
+
+def generate(args: argparse.Namespace) -> None:
+    data = run_probe(args.pyodide, args.node)
+    out: Path = args.out
+    profile = build_profile(args.pyodide, data, args.toolchain_emscripten)
+    config = data["vars"]
+    if args.pyconfig_template:
+        text, changed = pyconfig_from_template(args.pyconfig_template.read_text(encoding="utf-8"), config)
+        compared, _ = check_pyconfig(text, config)
+        write_atomic(out / "pyconfig.h", text)
+        profile["checks"].append(
+            f"pyconfig.h generated from {args.pyconfig_template.name}: {changed} macros set from the runtime, "
+            f"{compared} agree with its sysconfig"
+        )
+    if args.pyconfig_check:
+        compared, other = check_pyconfig(args.pyconfig_check.read_text(encoding="utf-8"), config)
+        profile["checks"].append(
+            f"shipped pyconfig.h ({args.pyconfig_check.parent.parent.name}): {compared} macros compared, every ABI "
+            f"macro agrees" + (f"; differs in non-ABI {', '.join(other)}" if other else "")
+        )
+    if profile["time_t_bits"] == 64 and args.alltypes:
+        write_atomic(out / "sysroot_overlay" / "bits" / "alltypes.h", alltypes_overlay(args.alltypes.read_text()))
+        profile["sysroot_overlay"] = True
+        profile["checks"].append("time_t: runtime 64-bit, toolchain 32-bit: bits/alltypes.h overlay")
+    else:
+        profile["sysroot_overlay"] = False
+    write_atomic(out / "sysconfig.json", json.dumps(config, indent=1, sort_keys=True) + "\n")
+    write_atomic(out / "profile.bzl", PROFILE_BZL.format(version=args.pyodide, body=starlark(profile)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.profile_gen", description=__doc__.split("\n")[0])
+    parser.add_argument("--pyodide", required=True, help="npm runtime version, e.g. 0.21.3")
+    parser.add_argument("--out", required=True, type=Path, help="profile directory to write")
+    parser.add_argument(
+        "--toolchain-emscripten", action="append", required=True, help="emscripten version that fits (repeat)"
+    )
+    parser.add_argument("--pyconfig-template", type=Path, help="host pyconfig.h to turn into the wasm32 one")
+    parser.add_argument("--pyconfig-check", type=Path, help="a shipped wasm32 pyconfig.h to check")
+    parser.add_argument("--alltypes", type=Path, help="the toolchain's sysroot bits/alltypes.h")
+    parser.add_argument("--node", default="node", help="node binary")
+    args = parser.parse_args(argv)
+    try:
+        generate(args)
+    except (ProfileError, OSError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

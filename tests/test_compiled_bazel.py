@@ -1,0 +1,125 @@
+"""Compiled recipes through Bazel, in a temporary copy of the workspace: switching the Pyodide profile rebuilds the
+compiled packages only (execution log), and the errors of issue 4 have clear messages: no toolchain, wrong toolchain
+version, a compiler error (log tail shown), a missing library. Runtime checks are Bazel tests
+(tests/bazel/compiled: each compiled recipe doing real work in Pyodide 0.21.3 and 0.23.4).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from bazel_workspace import ROOT, Workspace, copy_workspace
+
+pytestmark = pytest.mark.bazel
+
+PROBE_C = "packages/rp-abiprobe/src/rp_abiprobe/_probe.c"
+PROBE_META = "packages/rp-abiprobe/meta.yaml"
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    base = tmp_path_factory.mktemp("bazel_compiled")
+    root = copy_workspace(base / "rules_pyodide", venv=True)
+    env = dict(os.environ, RULES_PYODIDE_PYTHON=str(ROOT / ".venv" / "bin" / "python"))
+    env.pop("EM_CONFIG", None)
+    env.pop("EMSDK", None)
+    workspace = Workspace(root, base / "output_base", env)
+    yield workspace
+    workspace.shutdown(expunge=True)
+
+
+def _compiled(ws: Workspace) -> set[str]:
+    """Target names of the compiled recipes (their `_build` is a pyodide_emcc_build)."""
+    out = ws.bazel("query", "kind(pyodide_emcc_build, //packages:*)", "--output=label").stdout
+    return {line.split(":")[1] for line in out.split()}
+
+
+def test_profile_switch_rebuilds_compiled_packages_only(ws: Workspace) -> None:
+    start = time.monotonic()
+    cold = ws.spawns("//packages:all")
+    cold_s = time.monotonic() - start
+    compiled = _compiled(ws)
+    assert {"markupsafe_build", "rp-abiprobe_build"} <= compiled
+    built = {s["progressMessage"].split(" ")[1] for s in cold if s["mnemonic"] == "PyodideEmccBuild"}
+    assert built == {f"//packages:{name}" for name in compiled}
+
+    start = time.monotonic()
+    switched = ws.spawns("//packages:all", "--//:pyodide=0.23.4")
+    switch_s = time.monotonic() - start
+    mnemonics = sorted({s["mnemonic"] for s in switched})
+    # Only compiled packages, their file packages and the dist ran again; every pure-Python build was reused.
+    assert "PyodideBuild" not in mnemonics and "PyodideUnpack" not in mnemonics, mnemonics
+    rebuilt = sorted(s["progressMessage"] for s in switched if s["mnemonic"] == "PyodideEmccBuild")
+    assert len(rebuilt) == len(compiled) and all("for Pyodide 0.23.4" in m for m in rebuilt), rebuilt
+    # Same output directory for both profiles (that is what lets pure outputs be reused); the wheel is the profile's.
+    wheel = ws.root / ".bazel/bin/packages/markupsafe_build/markupsafe-2.1.5-cp311-cp311-emscripten_3_1_32_wasm32.whl"
+    assert wheel.is_file()
+    print(f"cold build {cold_s:.1f}s ({len(cold)} spawns), profile switch {switch_s:.1f}s ({len(switched)} spawns)")
+
+
+def _edit(path: Path, old: str, new: str) -> str:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+    return text
+
+
+def test_compiler_error_shows_the_log_tail(ws: Workspace) -> None:
+    source = ws.root / PROBE_C
+    original = _edit(source, "time_t t = time(NULL);", "time_t t = time(NULL) +;")
+    try:
+        err = ws.fails("build", "//packages:rp-abiprobe")
+    finally:
+        source.write_text(original)
+    assert "rp-abiprobe: the package build (pip wheel) failed" in err
+    assert "last lines of the log" in err and "_probe.c" in err and "error: expected expression" in err
+
+
+def test_missing_library_names_it(ws: Workspace) -> None:
+    meta = ws.root / PROBE_META
+    original = _edit(meta, "  cflags: -Wall -Werror\n", "  cflags: -Wall -Werror\n  ldflags: -lrp_no_such_lib\n")
+    try:
+        err = ws.fails("build", "//packages:rp-abiprobe")
+    finally:
+        meta.write_text(original)
+    assert "unable to find library -lrp_no_such_lib" in err
+
+
+def test_missing_toolchain_says_how_to_get_one(ws: Workspace) -> None:
+    env = dict(ws.env, EM_CONFIG="/nonexistent/.emscripten")
+    other = Workspace(ws.root, ws.output_base, env)
+    try:
+        err = other.fails("build", "//packages:markupsafe")
+    finally:
+        other.bazel("shutdown", check=False)  # the next command refetches with the default environment
+    assert "no Emscripten toolchain: No Emscripten found (EM_CONFIG=/nonexistent/.emscripten" in err
+    assert "apt-get install emscripten" in err and "emscripten_sdk(" in err
+    assert ws.spawns("//packages:six") == []  # pure-Python packages never need the toolchain
+
+
+def test_wrong_toolchain_version_is_refused(ws: Workspace, tmp_path: Path) -> None:
+    # An "install" whose emscripten-version.txt says 2.0.0: the profile accepts 3.1.6 and 3.1.14 only.
+    fake = tmp_path / "emsdk"
+    (fake / "emscripten").mkdir(parents=True)
+    (fake / "emscripten" / "emscripten-version.txt").write_text('"2.0.0"\n')
+    (fake / "emscripten" / "emcc.py").symlink_to("/usr/share/emscripten/emcc.py")
+    (fake / "bin").mkdir()
+    for tool in ("clang", "clang++", "wasm-ld", "llvm-ar", "llvm-nm"):
+        (fake / "bin" / tool).symlink_to(f"/usr/bin/{tool}-14")
+    (fake / "bin" / "wasm-opt").symlink_to("/usr/bin/wasm-opt")
+    workspace = ws.root / "WORKSPACE"
+    original = _edit(
+        workspace,
+        'emscripten_local(name = "emscripten")',
+        f'emscripten_local(name = "emscripten", path = "{fake}/emscripten")',
+    )
+    try:
+        err = ws.fails("build", "//packages:markupsafe")
+    finally:
+        workspace.write_text(original)
+    assert "the Emscripten toolchain is version 2.0.0" in err
+    assert "the Pyodide 0.21.3 profile needs one of 3.1.6, 3.1.14" in err
