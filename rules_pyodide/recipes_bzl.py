@@ -129,6 +129,7 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
         "replace_libs": list(build.replace_libs),
         "exports": exports,
         "imports": list(recipe.package.top_level or recipe.test.imports),
+        "test_imports": list(recipe.test.imports),
         "unvendor_tests": recipe.build.unvendor_tests,
         "wheel": wheel,
     }

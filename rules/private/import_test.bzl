@@ -19,6 +19,10 @@ load(":providers.bzl", "PyodidePackageInfo")
 
 DEFAULT_PYODIDE_VERSION = "0.21.3"
 
+# `pyodide_version = PROFILE`: the runtime of the ABI profile chosen with `--//:pyodide`, for compiled packages.
+PROFILE = "profile"
+_PROFILE_RUNTIMES = ["0.21.3", "0.23.4"]  # the values of //:pyodide (BUILD.bazel)
+
 # info of the dist's index files per runtime (python, platform, abi_version); `rules-pyodide run` reads only the
 # entries and puts them under the runtime's own info, but the dist must be a valid one.
 _PROFILES = {
@@ -173,18 +177,31 @@ def pyodide_import_test(name, package, imports = [], pyodide_version = DEFAULT_P
       package: a target with `PyodidePackageInfo` (`//packages:<name>`).
       imports: modules to import; default: the package's own `imports`.
       pyodide_version: the npm runtime; its `@pyodide_runtime_<version>` repository must be declared in WORKSPACE
-        (`pyodide_runtimes()` declares every version `make setup` installs).
+        (`pyodide_runtimes()` declares every version `make setup` installs). `PROFILE` ("profile"): the runtime of
+        the profile chosen with `--//:pyodide`, which compiled packages are built for.
       **kwargs: common test attributes (size, tags, ...); size defaults to "small".
     """
-    repository = "@" + pyodide_runtime_repository_name(pyodide_version)
     kwargs.setdefault("size", "small")
+    if pyodide_version == PROFILE:
+        versions = {"//:pyodide_" + v: v for v in _PROFILE_RUNTIMES}
+        version = select(versions)
+        files = select({k: "@{}//:files".format(pyodide_runtime_repository_name(v)) for k, v in versions.items()})
+        package_json = select({
+            k: "@{}//:package_json".format(pyodide_runtime_repository_name(v))
+            for k, v in versions.items()
+        })
+    else:
+        repository = "@" + pyodide_runtime_repository_name(pyodide_version)
+        version = pyodide_version
+        files = repository + "//:files"
+        package_json = repository + "//:package_json"
     _pyodide_import_test(
         name = name,
         package = package,
         imports = imports,
-        pyodide_version = pyodide_version,
-        runtime = repository + "//:files",
-        runtime_package_json = repository + "//:package_json",
+        pyodide_version = version,
+        runtime = files,
+        runtime_package_json = package_json,
         **kwargs
     )
 

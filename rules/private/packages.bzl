@@ -12,21 +12,23 @@ instead, for the profile chosen by `--//:pyodide`; host requirements that are li
 `libraries`. A `static_library` recipe has no package: `<name>` is an alias of `<name>_build` (PyodideLibraryInfo)
 and it is not in `<all>`; a `shared_library` is a package installed into the runtime's library directory.
 
-Hook for per-recipe tests: a `<name>_test` can be added here from `PyodidePackageInfo` (`imports`, and
-`transitive_dist_files` + `transitive_fragments` for a package directory holding exactly the package and its run
-requirements, e.g. a `pyodide_dist(name = "<name>_dist", packages = [":<name>"])`).
+`<name>_test` (pyodide_import_test) loads the package through our index in real Pyodide and imports its
+`test/imports`: pure-Python packages in 0.21.3 (`<name>_test`) and 314.0.7 (`<name>_test_314_0_7`), compiled ones
+in the runtime of the selected profile.
 """
 
 load("@bazel_skylib//lib:paths.bzl", "paths")
 load(":dist.bzl", "pyodide_dist")
 load(":emcc_build.bzl", "pyodide_emcc_build")
 load(":file_package.bzl", "file_package")
+load(":import_test.bzl", "PROFILE", "pyodide_package_test")
 load(":package.bzl", "pyodide_package")
 load(":patch.bzl", "pyodide_patch")
 load(":pure_build.bzl", "pyodide_pure_build")
 load(":source_tree.bzl", "pyodide_source_tree")
 
 _REFRESH = "bazel sync --only=pyodide_recipes"
+_PURE_TEST_RUNTIMES = ["0.21.3", "314.0.7"]
 
 def _check_listing(recipes):
     """The repository rule cannot watch the directory listing: compare it with a glob, which Bazel does watch."""
@@ -180,6 +182,14 @@ def pyodide_packages(
             package_name = r["name"],
             version = r["version"],
             visibility = ["//visibility:public"],
+        )
+
+        # Pure-Python wheels load in every runtime: test the oldest and the newest. Compiled packages fit only the
+        # runtime of the profile they were built for (`--//:pyodide`).
+        pyodide_package_test(
+            name = recipe_name,
+            imports = r["test_imports"],
+            pyodide_versions = [PROFILE] if r.get("compiled") else _PURE_TEST_RUNTIMES,
         )
     pyodide_dist(
         name = name,
