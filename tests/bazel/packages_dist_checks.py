@@ -32,6 +32,9 @@ def load(name: str) -> dict[str, Any]:
     return value
 
 
+PROFILE_WHEEL_TAG = "-cp310-cp310-emscripten_3_1_14_wasm32.whl"
+
+
 class PackagesDistTest(unittest.TestCase):
     def test_pyodide_lock_is_valid_for_the_pyodide_lock_library(self) -> None:
         lock = PyodideLockSpec.from_json(DIST / "pyodide-lock.json")
@@ -47,7 +50,10 @@ class PackagesDistTest(unittest.TestCase):
         for fmt in ("repodata.json", "pyodide-lock.json"):
             for entry in load(fmt)["packages"].values():
                 with self.subTest(fmt=fmt, package=entry["name"]):
-                    self.assertEqual(entry["install_dir"], "site")
+                    # Shared-library recipes install into the runtime's library directory, everything else into
+                    # site-packages.
+                    shared = entry.get("shared_library") or entry.get("package_type") == "shared_library"
+                    self.assertEqual(entry["install_dir"], "dynlib" if shared else "site")
                     self.assertEqual(sha256(DIST / entry["file_name"]), entry["sha256"])
 
     def test_shipped_files_are_exactly_the_indexed_ones_plus_file_packages(self) -> None:
@@ -58,10 +64,12 @@ class PackagesDistTest(unittest.TestCase):
         shipped = {p.name for p in DIST.iterdir()} - set(INDEXES)
         self.assertEqual(shipped, indexed | file_packages)
 
-    def test_wheels_are_pure_with_a_valid_record(self) -> None:
+    def test_wheels_are_tagged_by_content_with_a_valid_record(self) -> None:
         for wheel in sorted(DIST.glob("*.whl")):
             with self.subTest(wheel=wheel.name), zipfile.ZipFile(wheel) as zf:
-                self.assertTrue(wheel.name.endswith("-py3-none-any.whl"))
+                # A wheel with extension modules fits only the default profile's runtime (Pyodide 0.21.3).
+                compiled = any(n.endswith(".so") for n in zf.namelist())
+                self.assertTrue(wheel.name.endswith(PROFILE_WHEEL_TAG if compiled else "-py3-none-any.whl"))
                 record_name = next(n for n in zf.namelist() if n.endswith(".dist-info/RECORD"))
                 self.assertEqual(zf.namelist()[-1], record_name)
                 for name, digest, size in csv.reader(io.StringIO(zf.read(record_name).decode())):
