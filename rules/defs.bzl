@@ -18,6 +18,7 @@ load(
 )
 load("//rules/private:pure_build.bzl", _pyodide_pure_build = "pyodide_pure_build")
 load("//rules/private:recipes_repository.bzl", _pyodide_recipes = "pyodide_recipes")
+load("//rules/private:release.bzl", _pyodide_release = "pyodide_release")
 load("//rules/private:run_test.bzl", _pyodide_run_test = "pyodide_run_test")
 load("//rules/private:source_repository.bzl", _pyodide_source = "pyodide_source")
 load("//rules/private:source_tree.bzl", _pyodide_source_tree = "pyodide_source_tree")
@@ -34,6 +35,7 @@ pyodide_package_test = _pyodide_package_test
 pyodide_packages = _pyodide_packages
 pyodide_patch = _pyodide_patch
 pyodide_pure_build = _pyodide_pure_build
+pyodide_release = _pyodide_release
 pyodide_recipes = _pyodide_recipes
 pyodide_run_test = _pyodide_run_test
 pyodide_source = _pyodide_source

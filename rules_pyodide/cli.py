@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "profile-gen": ("rules_pyodide.profile_gen", "generate a Pyodide ABI profile from the runtime's own sysconfig"),
     "pure-build": ("rules_pyodide.pure_build", "build a pure-Python recipe: wheel, site-packages tree, tests"),
     "run": ("rules_pyodide.run", "run Python in real Pyodide (Node) with a dist's packages in its index"),
+    "release": ("rules_pyodide.release", "assemble a release (dist, loader, SHA256SUMS, provenance) or verify one"),
     "recipes-bzl": ("rules_pyodide.recipes_bzl", "convert packages/*/meta.yaml into Starlark (recipes.bzl)"),
     "unpack": ("rules_pyodide.unpack", "unpack a source archive safely (tar, gz, bz2, xz, zip)"),
 }

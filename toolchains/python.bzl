@@ -13,9 +13,13 @@ the directory symlink `venv` (or `prefix`), so that a virtualenv is recognised (
 path it was started from). `stub_shebang` names the fully resolved base interpreter, which runs the
 `py_binary` stub before the stub hands over to the launcher.
 
-Not hermetic yet: the interpreter and its site-packages live outside Bazel's view, so upgrading a package in the
-virtualenv does not invalidate actions that already ran. The repository itself is refetched when
-`RULES_PYODIDE_PYTHON`, `PATH` or the main `WORKSPACE` changes.
+Not hermetic yet: the interpreter and its site-packages live outside Bazel's view. `installed.txt` (the interpreter's
+version and every installed distribution's version) is an input of every Python action, so another interpreter or
+an upgraded package changes the action keys; but the repository is only re-read when Bazel re-runs this rule
+(`local`: at server start, and when `RULES_PYODIDE_PYTHON`, `PATH` or the main `WORKSPACE` changes), so within one
+server an upgrade needs `bazel sync --only=rules_pyodide_python`. With the project's virtualenv the files do not
+depend on `PATH` or on where the checkout is: a refetch changes no action key and re-runs nothing (checked by
+tests/test_reproducible_bazel.py), and remote cache entries are shared between checkouts of one machine image.
 """
 
 _ENV_VAR = "RULES_PYODIDE_PYTHON"
@@ -31,6 +35,9 @@ exports_files(["python"])
 
 py_runtime(
     name = "py3_runtime",
+    # The interpreter's version and installed distributions: an input of every Python action, so that another
+    # interpreter or an upgraded package changes the action keys (and remote cache entries are not mixed up).
+    files = ["installed.txt"],
     interpreter = "python",
     python_version = "PY3",
     stub_shebang = "#!{shebang}",
@@ -81,24 +88,32 @@ def _choose(rctx):
         ))
     return path, "{} on PATH".format(rctx.attr.fallback)
 
+# Prints major.minor, the real executable, then `installed.txt`: implementation + full version and every installed
+# distribution as `name==version`, sorted.
+_QUERY = """\
+import importlib.metadata, os, platform, sys
+print('%d.%d' % sys.version_info[:2])
+print(os.path.realpath(sys.executable))
+print(platform.python_implementation(), platform.python_version())
+found = {(d.metadata['Name'] or '').lower(): d.version for d in importlib.metadata.distributions()}
+print('\\n'.join('%s==%s' % item for item in sorted(found.items()) if item[0]))
+"""
+
 def _query(rctx, python):
-    """Runs the interpreter once: checks it works and returns (version, realpath of its executable)."""
-    result = rctx.execute([
-        python,
-        "-c",
-        "import os, sys; print('%d.%d' % sys.version_info[:2]); print(os.path.realpath(sys.executable))",
-    ])
+    """Runs the interpreter once: checks it works; returns (version, realpath of its executable, installed.txt)."""
+    result = rctx.execute([python, "-c", _QUERY])
     if result.return_code != 0:
         _fail(rctx, "{} does not run: {}".format(python, result.stderr.strip()))
-    version, real_executable = result.stdout.strip().split("\n")
+    version, real_executable, installed = result.stdout.strip().split("\n", 2)
     major, minor = version.split(".")
     if int(major) != 3 or int(minor) < rctx.attr.min_minor_version:
         _fail(rctx, "{} is Python {}, need 3.{} or newer".format(python, version, rctx.attr.min_minor_version))
-    return version, real_executable
+    return version, real_executable, installed + "\n"
 
 def _python_toolchain_impl(rctx):
     python, description = _choose(rctx)
-    version, real_executable = _query(rctx, python)
+    version, real_executable, installed = _query(rctx, python)
+    rctx.file("installed.txt", installed, executable = False)
 
     # A virtualenv (bin/python next to ../pyvenv.cfg) must be started through its own bin/: link its root. Any
     # other interpreter is linked fully resolved (a pyenv shim on PATH would need pyenv's environment).
