@@ -4,7 +4,8 @@
         --emcc F --emxx F --emar F --emranlib F --python-include DIR [--sysroot-overlay DIR]
         --profile-cflag F ... --profile-cxxflag F ... --profile-ldflag F ... --ext-suffix S --wheel-tag T
         [--cflags S] [--cxxflags S] [--ldflags S] [--replace-lib FROM=TO ...] [--exports pyinit|requested|
-        whole_archive|SYM ...] [--script S] [--post S] [--backend-flags S] [--pkgdir DIR]
+        whole_archive|SYM ...] [--script S | --script-file F] [--post S | --post-file F] [--backend-flags S]
+        [--pkgdir DIR]
         [--library PREFIX ...] [--host-site DIR ...] [--depends N ...] [--imports M ...] [--unvendor-tests]
         --log FILE --fragments DIR [--wheel OUT --site DIR --tests DIR] [--prefix DIR]
 
@@ -13,6 +14,9 @@ Everything happens in one scratch directory next to the outputs, with no network
 1. The source tree is copied; shims named cc/gcc/clang, c++/g++/clang++, ar, ranlib (and emcc's own names) go
    first on PATH and into CC, CXX, LDSHARED, AR, RANLIB: they run rules_pyodide/compiler_wrapper.py, which turns
    every compile and link into emcc with the profile's flags and the recipe's (see there).
+   Host requirements that are compiled packages (e.g. numpy) are not put on PYTHONPATH (their modules are wasm):
+   the host interpreter's own copy is imported (numpy.get_include()), and the wrappers map include directories
+   inside the host's site-packages to the same directory of the requirement's wasm tree (its wasm32 headers).
 2. `build.script` runs with bash in the source tree (`set -e`), with $PKGDIR (the recipe's directory),
    $WASM_LIBRARY_DIR (the library prefix: libraries install `include/` and `lib/` there), $PYODIDE_PROFILE_*;
    variables it exports are seen by the build that follows (as Pyodide's own build does).
@@ -85,6 +89,25 @@ def _host_python_dirs() -> tuple[list[str], list[str]]:
     includes |= {"/usr/include/python3.11", "/usr/include/python3"}
     libs = {sysconfig.get_config_var("LIBDIR") or "", os.path.join(sys.base_prefix, "lib")}
     return sorted(d for d in includes if d), sorted(d for d in libs if d)
+
+
+def _host_site_dirs() -> list[str]:
+    """The host interpreter's site-packages directories (as given and resolved), whose include dirs are mapped."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    dirs = {paths["purelib"], paths["platlib"]}
+    return sorted(dirs | {os.path.realpath(d) for d in dirs})
+
+
+def split_host_sites(sites: Sequence[Path], ext_suffix: str) -> tuple[list[Path], list[Path]]:
+    """(pure, compiled): a host requirement's tree holding extension modules of the profile is compiled."""
+    pure: list[Path] = []
+    compiled: list[Path] = []
+    for site in sites:
+        is_compiled = any(p.name.endswith(ext_suffix) for p in site.rglob("*.so"))
+        (compiled if is_compiled else pure).append(site)
+    return pure, compiled
 
 
 def write_shims(bin_dir: Path, config: Path) -> None:
@@ -181,6 +204,13 @@ def write_zip(files: Sequence[Path], output: Path) -> None:
     os.replace(tmp, output)
 
 
+def _prefix_maps(scratch: Path) -> list[str]:
+    """No absolute path in the outputs (e.g. `__FILE__` of an inline function in a header): the scratch directory
+    becomes /build, the action's directory (the sandbox's exec root) `.`, in file names and debug info."""
+    maps = {str(scratch): "/build", os.getcwd(): ".", str(Path.cwd().resolve()): "."}
+    return [f"-ffile-prefix-map={old}={new}" for old, new in maps.items()]
+
+
 def _wrapper_config(args: argparse.Namespace, scratch: Path, log: Path) -> Path:
     host_includes, host_libs = _host_python_dirs()
     libraries = [p.resolve() for p in args.library]
@@ -189,7 +219,7 @@ def _wrapper_config(args: argparse.Namespace, scratch: Path, log: Path) -> Path:
         "emxx": str(args.emxx.resolve()),
         "emar": str(args.emar.resolve()),
         "emranlib": str(args.emranlib.resolve()),
-        "profile_cflags": args.profile_cflag,
+        "profile_cflags": [*args.profile_cflag, *_prefix_maps(scratch)],
         "profile_cxxflags": args.profile_cxxflag,
         "profile_ldflags": args.profile_ldflag,
         "cflags": shlex.split(args.cflags),
@@ -204,6 +234,8 @@ def _wrapper_config(args: argparse.Namespace, scratch: Path, log: Path) -> Path:
         "lib_dirs": [str(p / "lib") for p in libraries] + [str(scratch / "prefix" / "lib")],
         "host_include_dirs": host_includes,
         "host_lib_dirs": host_libs,
+        "host_site_dirs": _host_site_dirs(),
+        "target_sites": [str(p.resolve()) for p in split_host_sites(args.host_site, args.ext_suffix)[1]],
         "log": str(log),
     }
     path = scratch / "wrapper.json"
@@ -215,7 +247,7 @@ _KEYWORDS = ("pyinit", "requested", "whole_archive")
 
 
 def _environment(args: argparse.Namespace, scratch: Path, config: Path) -> dict[str, str]:
-    env = build_env(scratch, args.host_site)
+    env = build_env(scratch, split_host_sites(args.host_site, args.ext_suffix)[0])
     bin_dir = scratch / "bin"
     write_shims(bin_dir, config)
     libraries = [p.resolve() for p in args.library]
@@ -377,6 +409,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--exports", action="append", default=[], help="build.exports keyword or symbol (repeat)")
     p.add_argument("--script", default="", help="build.script")
     p.add_argument("--post", default="", help="build.post")
+    p.add_argument("--script-file", type=Path, help="build.script, read from a file (what the rule passes)")
+    p.add_argument("--post-file", type=Path, help="build.post, read from a file (what the rule passes)")
     p.add_argument("--backend-flags", default="", help="build.backend-flags (pip --config-settings)")
     p.add_argument("--pkgdir", type=Path, help="the recipe's directory ($PKGDIR)")
     p.add_argument("--library", action="append", default=[], type=Path, help="prefix of a host library (repeat)")
@@ -398,6 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.exports:
         args.exports = ["pyinit"]
     try:
+        if args.script_file:
+            args.script = args.script_file.read_text(encoding="utf-8")
+        if args.post_file:
+            args.post = args.post_file.read_text(encoding="utf-8")
         build(args)
     except (BuildError, IndexBuildError, OSError, zipfile.BadZipFile) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -3,10 +3,12 @@
     rules-pyodide fetch [--packages packages] [--distdir .cache/distdir] [--jobs 4] [NAME ...]
 
 For each enabled recipe with a `source.url` (or only the NAMEs given): `pip download --no-binary :all: --no-deps
-NAME==VERSION` (pip is the client that reaches PyPI here), then the file must have the url's base name (Bazel's
-`--distdir` finds archives by base name + sha256) and the recipe's sha256 (or md5); a mismatch names the recipe and
-shows the expected and the actual digest, and nothing is written. An archive already in the distdir with the right
-digest is kept without downloading. Files are moved into the distdir atomically.
+PROJECT==VERSION` (pip is the client that reaches PyPI here), PROJECT and VERSION read from the sdist's file name
+(`xxhash-3.4.1.tar.gz`), else the recipe's name and version: a library recipe built from a Python sdist (libxxhash
+from xxhash's) needs no name on PyPI. Recipes naming the same archive share one download. Then the file must have
+the url's base name (Bazel's `--distdir` finds archives by base name + sha256) and the recipe's sha256 (or md5); a
+mismatch names the recipe and shows the expected and the actual digest, and nothing is written. An archive already
+in the distdir with the right digest is kept without downloading. Files are moved into the distdir atomically.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
+from packaging.version import InvalidVersion
 
 from rules_pyodide.recipe import RecipeError, load_recipes
 from rules_pyodide.recipes_bzl import archive_name
@@ -43,6 +46,17 @@ class Wanted:
     archive: str
     algorithm: str  # "sha256" or "md5"
     digest: str
+    project: str = ""  # what pip downloads: from the archive's sdist file name, else `name`
+    project_version: str = ""
+
+
+def _project(archive: str, name: str, version: str) -> tuple[str, str]:
+    """PyPI project and version of an sdist file name (`pkg-1.0.tar.gz`); the recipe's own when it is not one."""
+    try:
+        project, parsed = parse_sdist_filename(archive)
+    except (InvalidSdistFilename, InvalidVersion):
+        return name, version
+    return str(project), str(parsed)
 
 
 def digest_file(path: Path, algorithm: str) -> str:
@@ -70,7 +84,9 @@ def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
         algorithm, digest = ("sha256", source.sha256) if source.sha256 else ("md5", source.md5)
         assert digest is not None  # recipe.py requires a checksum with a url
         meta = str(metas[recipe.canonical_name])
-        result.append(Wanted(recipe.name, recipe.package.version, meta, archive_name(source.url), algorithm, digest))
+        archive = archive_name(source.url)
+        project, version = _project(archive, recipe.name, recipe.package.version)
+        result.append(Wanted(recipe.name, recipe.package.version, meta, archive, algorithm, digest, project, version))
     return result
 
 
@@ -85,10 +101,11 @@ def check(path: Path, want: Wanted) -> None:
 
 def pip_download(want: Wanted, into: Path) -> Path:
     command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "--quiet"]
-    command += ["--disable-pip-version-check", "--dest", str(into), f"{want.name}=={want.version}"]
+    spec = f"{want.project or want.name}=={want.project_version or want.version}"
+    command += ["--disable-pip-version-check", "--dest", str(into), spec]
     result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise FetchError(f"{want.meta}: pip download {want.name}=={want.version} failed:\n{result.stderr.strip()}")
+        raise FetchError(f"{want.meta}: pip download {spec} failed:\n{result.stderr.strip()}")
     files = sorted(into.iterdir())
     if [f.name for f in files] != [want.archive]:
         raise FetchError(
@@ -119,8 +136,15 @@ def fetch_one(want: Wanted, distdir: Path) -> str:
 
 def fetch(packages: Path, distdir: Path, only: Sequence[str] = (), jobs: int = 4) -> list[str]:
     distdir.mkdir(parents=True, exist_ok=True)
-    wants = wanted(packages, only)
+    wants = []
     errors: list[str] = []
+    by_archive: dict[str, Wanted] = {}
+    for want in wanted(packages, only):
+        first = by_archive.setdefault(want.archive, want)
+        if first is want:
+            wants.append(want)
+        elif (first.algorithm, first.digest) != (want.algorithm, want.digest):
+            errors.append(f"{want.meta}: source: {want.archive} has another checksum in {first.meta}")
     lines: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(fetch_one, w, distdir) for w in wants]

@@ -37,7 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNNER_JS = ROOT / "js" / "run_in_pyodide.js"
 RUNTIMES = ROOT / "js" / "node_modules"
 
-COMPILE_FLAGS = ("-O2", "-fPIC")
+# -DNDEBUG as in the runtime's own sysconfig CFLAGS (its extensions have no assert()): an assert in a CPython header
+# inline function would also put that header's absolute path (__FILE__) into the module.
+COMPILE_FLAGS = ("-O2", "-fPIC", "-DNDEBUG")
 CXX_FLAGS = ("-fexceptions",)
 LINK_FLAGS = ("-O2", "-sWASM_BIGINT", "-fexceptions")
 

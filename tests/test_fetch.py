@@ -23,9 +23,9 @@ def fake_pip(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
 
     def pip_download(want: fetch.Wanted, into: Path) -> Path:
-        calls.append(want.name)
+        calls.append(want.project)
         into.mkdir(parents=True)
-        (into / want.archive).write_bytes(b"archive of " + want.name.encode())
+        (into / want.archive).write_bytes(b"archive of " + want.project.encode())
         return into / want.archive
 
     monkeypatch.setattr(fetch, "pip_download", pip_download)
@@ -60,3 +60,30 @@ def test_unknown_name_is_an_error(tmp_path: Path, fake_pip: list[str], capsys: p
     recipe(tmp_path / "packages", "a", "sha256", "0" * 64)
     assert fetch.main(["--packages", str(tmp_path / "packages"), "--distdir", str(tmp_path / "d"), "zzz"]) == 1
     assert "no recipe named zzz" in capsys.readouterr().err
+
+
+def test_library_recipe_from_a_python_sdist_shares_its_download(tmp_path: Path, fake_pip: list[str]) -> None:
+    # libpkg is built from pkg's sdist: one download, of the project and version the archive's file name says.
+    packages, distdir = tmp_path / "packages", tmp_path / "distdir"
+    recipe(packages, "pkg", "sha256", hashlib.sha256(b"archive of pkg").hexdigest())
+    (packages / "libpkg").mkdir()
+    (packages / "libpkg" / "meta.yaml").write_text(
+        (packages / "pkg" / "meta.yaml").read_text().replace("name: pkg", "name: libpkg").replace("'1.0'", "'0.8'")
+    )
+    wants = {w.name: w for w in fetch.wanted(packages)}
+    assert (wants["libpkg"].project, wants["libpkg"].project_version) == ("pkg", "1.0")
+    assert fetch.main(["--packages", str(packages), "--distdir", str(distdir)]) == 0
+    assert len(fake_pip) == 1 and sorted(p.name for p in distdir.iterdir()) == ["pkg-1.0.tar.gz"]
+
+
+def test_same_archive_with_two_checksums_is_an_error(
+    tmp_path: Path, fake_pip: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    packages = tmp_path / "packages"
+    recipe(packages, "pkg", "sha256", "1" * 64)
+    (packages / "libpkg").mkdir()
+    (packages / "libpkg" / "meta.yaml").write_text(
+        (packages / "pkg" / "meta.yaml").read_text().replace("name: pkg", "name: libpkg").replace("1" * 64, "2" * 64)
+    )
+    assert fetch.main(["--packages", str(packages), "--distdir", str(tmp_path / "d")]) == 1
+    assert "source: pkg-1.0.tar.gz has another checksum in" in capsys.readouterr().err

@@ -22,7 +22,11 @@ No Emscripten found (or a broken one) does not fail the fetch: the toolchain the
 targets that compile fail, with that message (how to install or point to one).
 """
 
-# Pinned emsdk releases (emsdk's bazel/revisions.bzl): release revision and sha256 of `wasm-binaries` per host.
+# Pinned emsdk releases, copied from emsdk's bazel/revisions.bzl (EMSCRIPTEN_TAGS: `hash`, `sha_<host>`): the release
+# revision (which names the download url) and the sha256 of its `wasm-binaries` archive per host. `emscripten_sdk`
+# looks a version up here; its `sha256`/`revision` attrs override or extend it (e.g. a version not listed). The
+# versions are the ones the Pyodide profiles accept: 3.1.6 (Debian's, 0.21.3 and 0.23.4), 3.1.14 (the 0.21.3
+# runtime's own), 3.1.32 (the 0.23.4 runtime's own).
 EMSDK_RELEASES = {
     "3.1.6": struct(
         revision = "8791c3e936141cbc2dd72d76290ea9b2726d39f3",

@@ -93,8 +93,15 @@ def _pyodide_emcc_build_impl(ctx):
     args.add("--ldflags=" + ctx.attr.ldflags)
     args.add_all(ctx.attr.replace_libs, format_each = "--replace-lib=%s")
     args.add_all(ctx.attr.exports, format_each = "--exports=%s")
-    args.add("--script=" + ctx.attr.script)
-    args.add("--post=" + ctx.attr.post)
+
+    # Scripts go in files: the multiline param file holds one argument per line.
+    scripts = []
+    for key, text in (("script", ctx.attr.script), ("post", ctx.attr.post)):
+        if text:
+            script = ctx.actions.declare_file("{}/build.{}.sh".format(ctx.label.name, key))
+            ctx.actions.write(script, text)
+            scripts.append(script)
+            args.add("--{}-file".format(key), script)
     args.add("--backend-flags=" + ctx.attr.backend_flags)
     if ctx.attr.pkgdir:
         args.add("--pkgdir", ctx.attr.pkgdir)
@@ -116,7 +123,7 @@ def _pyodide_emcc_build_impl(ctx):
         executable = ctx.executable._tool,
         arguments = [args],
         inputs = depset(
-            [ctx.file.src, profile.sysconfig] + host_sites + ctx.files.pkgdir_files,
+            [ctx.file.src, profile.sysconfig] + host_sites + scripts + ctx.files.pkgdir_files,
             transitive = [emscripten.files, profile.headers, library_prefixes],
         ),
         outputs = outputs,
