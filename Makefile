@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 BAZEL := bazel
 
-.PHONY: setup demo test lint unit bazel-test bench clean
+.PHONY: setup demo test lint unit bazel-test bench bench-numpy clean
 
 setup:
 	@bash tools/setup.sh
@@ -29,6 +29,11 @@ test: lint unit bazel-test
 
 bench: setup
 	$(PY) -m bench.file_packager_bench
+	$(PY) -m bench.remote_cache_bench
+
+# numpy: a cold build of //packages:numpy and the rebuild after editing one patch (~10 minutes on 2 cores).
+bench-numpy: setup
+	$(PY) -m bench.numpy_build_bench
 
 clean:
 	-$(BAZEL) clean --expunge

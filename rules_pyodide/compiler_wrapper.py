@@ -16,6 +16,9 @@ with any interpreter and no PYTHONPATH.
   a list exports those symbols, `requested`/`whole_archive` export everything (`-sSIDE_MODULE=1`; whole_archive also
   links archives whole). Shared libraries (`build.type: shared_library`) export everything.
 - Other links (configure's test programs): compiled and linked as a program with the profile's flags.
+Include directories inside the host's site-packages (`numpy.get_include()` of the host's numpy) become the same
+directory of a compiled host requirement's tree (`target_sites`, e.g. the numpy recipe's wasm32 headers) when it
+has one; others (architecture-independent headers such as pybind11's) are kept.
 Host-only flags (-pthread, -march, -g, -O*, -Wl,-rpath, -fstack-protector*, ...) are dropped; the profile's -O2
 applies. Every command and its output is appended to the build log.
 """
@@ -71,6 +74,19 @@ def _host_path(arg: str, flag: str, host_dirs: Sequence[str]) -> bool:
     return any(path == d or path.startswith(d + "/") for d in host_dirs)
 
 
+def map_include(path: str, config: dict[str, Any]) -> str:
+    """A directory under the host's site-packages -> the same directory of a compiled host requirement, if any."""
+    norm = os.path.normpath(path)
+    for site in config.get("host_site_dirs", []):
+        site = os.path.normpath(site)
+        if norm.startswith(site + "/"):
+            rel = norm[len(site) + 1 :]
+            for target in config.get("target_sites", []):
+                if os.path.isdir(os.path.join(target, rel)):
+                    return os.path.join(target, rel)
+    return path
+
+
 def filter_args(args: Sequence[str], config: dict[str, Any]) -> list[str]:
     """Drop host-only flags and the host Python's include/library directories; apply replace-libs."""
     host_includes = [os.path.normpath(d) for d in config.get("host_include_dirs", [])]
@@ -92,6 +108,10 @@ def filter_args(args: Sequence[str], config: dict[str, Any]) -> list[str]:
                 continue
         if _host_path(arg, "-I", host_includes) or _host_path(arg, "-L", host_libs):
             continue
+        if arg.startswith("-I") and len(arg) > 2:
+            arg = "-I" + map_include(arg[2:], config)
+        elif i > 0 and args[i - 1] in ("-I", "-isystem"):
+            arg = map_include(arg, config)
         if arg.startswith("-l") and arg[2:] in replace:
             replacement = replace[arg[2:]]
             if replacement:

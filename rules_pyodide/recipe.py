@@ -83,6 +83,10 @@ class Requirements:
 @dataclass(frozen=True)
 class Test:
     imports: tuple[str, ...] = ()
+    # A Python file of the recipe run in Pyodide as `<name>_test` instead of the import test, and the recipes it
+    # needs besides the package (e.g. pytest): rules_pyodide extensions of the Pyodide format.
+    script: str | None = None
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -267,7 +271,11 @@ _SCHEMA: dict[str, dict[str, tuple[str, Checker]]] = {
         "host": ("host", _requirement_list),
         "executable": ("executable", _string_list),
     },
-    "test": {"imports": ("imports", _string_list)},
+    "test": {
+        "imports": ("imports", _string_list),
+        "script": ("script", _relative_path),
+        "requires": ("requires", _requirement_list),
+    },
     "about": {
         "home": ("home", _string),
         "PyPI": ("PyPI", _string),
@@ -430,6 +438,9 @@ def _check_missing(recipes: Mapping[str, tuple[Path, Recipe]], runtime: set[str]
                         meta,
                         f"requirements.{kind}: {dep!r} is neither a recipe nor shipped by the runtime",
                     )
+        for dep in recipe.test.requires:
+            if canonicalize_name(dep) not in recipes:
+                _fail(meta, f"test.requires: {dep!r} is not a recipe")
 
 
 def _check_cycles(recipes: Mapping[str, Recipe]) -> None:

@@ -9,6 +9,9 @@ Writes `DIR/recipes.bzl` (`RECIPES`: every enabled recipe keyed by its directory
 recipe list is empty and `pyodide_packages()` fails with it, so only `//packages` is affected. Run from the workspace
 root with a relative `--packages` so messages name `packages/<name>/meta.yaml`.
 
+`test.script` (a file of the recipe run in Pyodide as `<name>_test`) and `test.requires` (recipes it needs) are
+rules_pyodide extensions of the format; `slow` is true for `package.tag: [slow]` (left out of `//packages:all`).
+
 Besides the recipe fields, each entry has values derived here, where PEP 440/503 are at hand: `wheel` (the wheel's
 file name, `<name>-<version>-py3-none-any.whl`), `archive` (the url's base name), `source_repo`, and `run`/`host`
 as directory names of the recipes they name.
@@ -17,7 +20,8 @@ Compiled recipes (built by `pyodide_emcc_build` for the selected Pyodide profile
 `compiled` is true when `build.type` is a library, a compile key is set (cflags, cxxflags, ldflags, script, post,
 cross-script, backend-flags, replace-libs, a non-default exports), a host requirement is a library recipe, or
 `package.tag` holds `compiled` (for a package whose own build compiles with nothing to configure). `libraries` are
-the host requirements that are library recipes (compiled and linked against), `host` the others.
+the host requirements that are library recipes (compiled and linked against), `host` the others. A shared library
+in requirements.host must be in requirements.run too (it is loaded at run time), a static one must not.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ DEFAULT_SOURCE_RULE = "@//rules/private:source_repository.bzl"
 _COMPILED_KEYS = ("cflags", "cxxflags", "ldflags", "script", "post", "cross_script", "backend_flags", "replace_libs")
 _LIBRARY_TYPES = ("static_library", "shared_library")
 COMPILED_TAG = "compiled"
+# `package.tag: [slow]`: a long build (numpy), left out of `//packages:all` (see rules/private/packages.bzl).
+SLOW_TAG = "slow"
 
 
 def wheel_name(recipe: Recipe) -> str:
@@ -99,6 +105,12 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
                 "list it in requirements.host"
             )
     libraries = [d for d in host if types.get(d) in _LIBRARY_TYPES]
+    for dep in libraries:
+        if types[dep] == "shared_library" and dep not in run:
+            raise RecipeError(
+                f"{meta}: requirements.host: {dep!r} is a shared library, which the package needs at run time too "
+                "(Pyodide loads it before the package): list it in requirements.run as well"
+            )
     build = recipe.build
     exports = list(build.exports) if isinstance(build.exports, tuple) else [build.exports]
     return {
@@ -120,6 +132,7 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
         "libraries": libraries,
         "type": build.type,
         "compiled": is_compiled(recipe, libraries),
+        "slow": SLOW_TAG in recipe.package.tag,
         "cflags": build.cflags,
         "cxxflags": build.cxxflags,
         "ldflags": build.ldflags,
@@ -130,6 +143,8 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
         "exports": exports,
         "imports": list(recipe.package.top_level or recipe.test.imports),
         "test_imports": list(recipe.test.imports),
+        "test_script": recipe.test.script,
+        "test_requires": [directories[str(canonicalize_name(d))] for d in recipe.test.requires],
         "unvendor_tests": recipe.build.unvendor_tests,
         "wheel": wheel,
     }

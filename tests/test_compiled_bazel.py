@@ -1,12 +1,16 @@
 """Compiled recipes through Bazel, in a temporary copy of the workspace: switching the Pyodide profile rebuilds the
 compiled packages only (execution log), and the errors of issue 4 have clear messages: no toolchain, wrong toolchain
-version, a compiler error (log tail shown), a missing library. Runtime checks are Bazel tests
+version, a compiler error (log tail shown), a missing library. `emscripten_sdk` (a pinned emsdk release) is resolved
+from a --distdir holding a stand-in release built here, never downloaded. Runtime checks are Bazel tests
 (tests/bazel/compiled: each compiled recipe doing real work in Pyodide 0.21.3 and 0.23.4).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +38,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
 
 def _compiled(ws: Workspace) -> set[str]:
     """Target names of the compiled recipes (their `_build` is a pyodide_emcc_build)."""
-    out = ws.bazel("query", "kind(pyodide_emcc_build, //packages:*)", "--output=label").stdout
+    out = ws.bazel("query", "kind(pyodide_emcc_build, deps(//packages:all))", "--output=label").stdout
     return {line.split(":")[1] for line in out.split()}
 
 
@@ -123,3 +127,76 @@ def test_wrong_toolchain_version_is_refused(ws: Workspace, tmp_path: Path) -> No
         workspace.write_text(original)
     assert "the Emscripten toolchain is version 2.0.0" in err
     assert "the Pyodide 0.21.3 profile needs one of 3.1.6, 3.1.14" in err
+
+
+# A stand-in emsdk release (`wasm-binaries.tbz2`, the layout emscripten_sdk unpacks: install/emscripten,
+# install/bin): its scripts and tools forward to Debian's emscripten 3.1.6, which is all this machine has.
+_FORWARD_SCRIPT = """\
+# Stand-in emsdk release (tests/test_compiled_bazel.py): runs Debian's {name} with Debian's own config.
+import os
+import sys
+
+os.environ["EM_CONFIG"] = "/usr/share/emscripten/.emscripten"
+os.environ.pop("EM_CACHE", None)
+os.execv(sys.executable, [sys.executable, "/usr/share/emscripten/{name}", *sys.argv[1:]])
+"""
+_FORWARD_TOOL = '#!/bin/sh\nexec {target} "$@"\n'
+
+
+def emsdk_fixture(distdir: Path, version: str = "3.1.6") -> str:
+    """Writes distdir/wasm-binaries.tbz2; returns its sha256."""
+    files = {"install/emscripten/emscripten-version.txt": (f'"{version}"\n', 0o644)}
+    for script in ("emcc.py", "em++.py", "emar.py", "emranlib.py"):
+        files[f"install/emscripten/{script}"] = (_FORWARD_SCRIPT.format(name=script), 0o644)
+    for tool in ("clang", "clang++", "wasm-ld", "llvm-ar", "llvm-nm", "llvm-ranlib"):
+        files[f"install/bin/{tool}"] = (_FORWARD_TOOL.format(target=f"/usr/bin/{tool}-14"), 0o755)
+    files["install/bin/wasm-opt"] = (_FORWARD_TOOL.format(target="/usr/bin/wasm-opt"), 0o755)
+    distdir.mkdir(parents=True, exist_ok=True)
+    archive = distdir / "wasm-binaries.tbz2"
+    with tarfile.open(archive, "w:bz2") as tar:
+        for name, (text, mode) in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, 315532800
+            tar.addfile(info, io.BytesIO(data))
+    return hashlib.sha256(archive.read_bytes()).hexdigest()
+
+
+def _use_sdk(ws: Workspace, original: str, call: str) -> None:
+    """Writes the WORKSPACE `original` with its emscripten_local replaced by `call`."""
+    text = original.replace(
+        'load("//toolchains:emscripten_repository.bzl", "emscripten_local")',
+        'load("//toolchains:emscripten_repository.bzl", "emscripten_local", "emscripten_sdk")',
+    )
+    assert 'emscripten_local(name = "emscripten")' in text
+    (ws.root / "WORKSPACE").write_text(text.replace('emscripten_local(name = "emscripten")', call))
+
+
+def test_emscripten_sdk_comes_from_the_distdir(ws: Workspace, tmp_path: Path) -> None:
+    distdir = tmp_path / "distdir"
+    sha256 = emsdk_fixture(distdir)
+    # The pinned 3.1.6 release gives the revision (so the url); the stand-in's sha256 replaces the real one.
+    original = (ws.root / "WORKSPACE").read_text()
+    _use_sdk(ws, original, f'emscripten_sdk(name = "emscripten", version = "3.1.6", sha256 = {{"linux": "{sha256}"}})')
+    try:
+        ws.bazel("build", f"--distdir={distdir}", "//packages:rp-abiprobe")
+        generated = (ws.output_base / "external" / "emscripten" / "BUILD.bazel").read_text()
+        assert "emsdk release 3.1.6 (linux), emscripten 3.1.6" in generated
+        log = (ws.root / ".bazel/bin/packages/rp-abiprobe_build/build.log").read_text()
+        assert "/external/emscripten/bin/emcc" in log and "_probe.c" in log
+
+        # A sha256 that the distdir's file does not have: nothing is downloaded, the message says what to do.
+        call = f'emscripten_sdk(name = "emscripten", version = "3.1.6", sha256 = {{"linux": "{"0" * 64}"}})'
+        _use_sdk(ws, original, call)
+        err = ws.fails("build", f"--distdir={distdir}", "//packages:rp-abiprobe")
+        assert "emscripten_sdk @emscripten: cannot download https://storage.googleapis.com/" in err
+        assert "8791c3e936141cbc2dd72d76290ea9b2726d39f3/wasm-binaries.tbz2" in err  # the pinned revision
+        assert "put `wasm-binaries.tbz2` in the --distdir" in err
+
+        # The release must be the version asked for.
+        call = f'emscripten_sdk(name = "emscripten", version = "3.1.14", sha256 = {{"linux": "{sha256}"}})'
+        _use_sdk(ws, original, call)
+        err = ws.fails("build", f"--distdir={distdir}", "//packages:rp-abiprobe")
+        assert "found emscripten 3.1.6" in err and "but version 3.1.14 was requested" in err
+    finally:
+        (ws.root / "WORKSPACE").write_text(original)

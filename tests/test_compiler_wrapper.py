@@ -41,6 +41,25 @@ def test_host_flags_and_directories_are_dropped() -> None:
     assert filter_args(args, config()) == ["-Isrc", "-lzlib", "-lfoo", "-c", "a.c"]
 
 
+def test_host_site_include_maps_to_the_compiled_requirement(tmp_path: Any) -> None:
+    target = tmp_path / "numpy_build" / "site"
+    (target / "numpy" / "core" / "include").mkdir(parents=True)
+    cfg = config(host_site_dirs=["/venv/lib/python3.11/site-packages"], target_sites=[str(target)])
+    site = "/venv/lib/python3.11/site-packages"
+    args = [f"-I{site}/numpy/core/include", "-isystem", f"{site}/numpy/core/include", f"-I{site}/pybind11/include",
+            "-Isrc", "-c", "a.c"]  # fmt: skip
+    mapped = str(target / "numpy" / "core" / "include")
+    assert filter_args(args, cfg) == [
+        "-I" + mapped,
+        "-isystem",
+        mapped,
+        f"-I{site}/pybind11/include",  # no compiled requirement has it: kept
+        "-Isrc",
+        "-c",
+        "a.c",
+    ]
+
+
 def test_compile_c_and_cxx() -> None:
     assert command("cc", ["-c", "a.c", "-o", "a.o"], config()) == [
         "EMCC", "-O2", "-fPIC", "-I/py/include", "-I/lib1/include", "-DRECIPE", "-c", "a.c", "-o", "a.o",
@@ -105,3 +124,14 @@ def test_alltypes_overlay_widens_time_t() -> None:
     assert "typedef int clock_t;" in out
     with pytest.raises(ProfileError, match="expected `typedef long time_t;`"):
         alltypes_overlay("typedef long long time_t;\n")
+
+
+def test_compiled_host_requirements_are_not_imported(tmp_path: Any) -> None:
+    from rules_pyodide.emcc_build import split_host_sites
+
+    pure, compiled = tmp_path / "pure", tmp_path / "compiled"
+    (pure / "pkg").mkdir(parents=True)
+    (pure / "pkg" / "__init__.py").write_text("")
+    (compiled / "numpy" / "core").mkdir(parents=True)
+    (compiled / "numpy" / "core" / "_multiarray_umath.cpython-310-wasm32-emscripten.so").write_bytes(b"\0asm")
+    assert split_host_sites([pure, compiled], ".cpython-310-wasm32-emscripten.so") == ([pure], [compiled])

@@ -229,3 +229,21 @@ def test_to_json_is_stable_sorted_and_complete(tmp_path: Path) -> None:
     assert data["build"]["replace_libs"] == ["a=b"]
     assert data["build"]["cross_build_files"] == []
     assert str(tmp_path) not in text
+
+
+def test_test_script_and_requires(tmp_path: Path) -> None:
+    body = simple("a") + "test:\n  imports: [a]\n  script: check_a.py\n  requires: [Pytest]\n"
+    write(tmp_path, "a", body)
+    write(tmp_path, "pytest", simple("pytest"))
+    recipe = load_recipes(tmp_path)["a"]
+    assert (recipe.test.script, recipe.test.requires) == ("check_a.py", ("Pytest",))
+
+
+def test_test_requires_must_be_recipes(tmp_path: Path) -> None:
+    path = write(tmp_path, "a", simple("a") + "test:\n  script: ../outside.py\n")
+    with pytest.raises(RecipeError, match=r"test.script: '../outside.py' must be a relative path inside the tree"):
+        load_recipes(tmp_path)
+    path = write(tmp_path, "a", simple("a") + "test:\n  requires: [ghost]\n")
+    with pytest.raises(RecipeError) as info:
+        load_recipes(tmp_path)
+    assert str(info.value) == f"{path}: test.requires: 'ghost' is not a recipe"

@@ -84,10 +84,12 @@ def test_compiled_tag_and_library_host_requirements(tmp_path: Path) -> None:
         ("build:\n  type: cpython_module\n", "build.type: 'cpython_module' is not supported"),
         ("build:\n  cross-script: x\n", "build.cross-script: not supported"),
         ("requirements:\n  run: [libz]\n", "requirements.run: 'libz' is a static library"),
+        ("requirements:\n  host: [libso]\n", "requirements.host: 'libso' is a shared library, .* requirements.run"),
     ],
 )
 def test_unsupported_recipes_are_refused_with_the_key(tmp_path: Path, extra: str, message: str) -> None:
     recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
+    recipe(tmp_path, "libso", simple("libso", extra="build:\n  type: shared_library\n"))
     recipe(tmp_path, "c", simple("c", extra=extra))
     with pytest.raises(RecipeError, match=message):
         convert(tmp_path)

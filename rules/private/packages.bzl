@@ -12,9 +12,16 @@ instead, for the profile chosen by `--//:pyodide`; host requirements that are li
 `libraries`. A `static_library` recipe has no package: `<name>` is an alias of `<name>_build` (PyodideLibraryInfo)
 and it is not in `<all>`; a `shared_library` is a package installed into the runtime's library directory.
 
+Recipes tagged `slow` (`package.tag`, e.g. numpy: minutes of compiling) are left out of `<all>`, which the
+integration tests build from scratch in fresh workspaces; their targets and `<name>_test` are unchanged (so
+`bazel test //...` builds and tests them once). A recipe that requires a slow one must be tagged `slow` as well.
+
 `<name>_test` (pyodide_import_test) loads the package through our index in real Pyodide and imports its
 `test/imports`: pure-Python packages in 0.21.3 (`<name>_test`) and 314.0.7 (`<name>_test_314_0_7`), compiled ones
-in the runtime of the selected profile.
+in the runtime of the selected profile. A recipe with `test.script` (a Python file in its directory) gets a
+`pyodide_run_test` instead: the script runs in Pyodide 0.21.3 (the default profile) with the package and the
+recipes of `test.requires` in the package directory (e.g. pytest, to run the package's own test suite). The script
+is not an input of the build, so editing it reruns the test only.
 """
 
 load("@bazel_skylib//lib:paths.bzl", "paths")
@@ -25,6 +32,7 @@ load(":import_test.bzl", "PROFILE", "pyodide_package_test")
 load(":package.bzl", "pyodide_package")
 load(":patch.bzl", "pyodide_patch")
 load(":pure_build.bzl", "pyodide_pure_build")
+load(":run_test.bzl", "pyodide_run_test")
 load(":source_tree.bzl", "pyodide_source_tree")
 
 _REFRESH = "bazel sync --only=pyodide_recipes"
@@ -44,6 +52,15 @@ def _check_listing(recipes):
             ", ".join(removed) or "none",
             _REFRESH,
         ))
+
+def _check_slow(recipes):
+    """A recipe in `<all>` cannot require one that is left out of it."""
+    for r in recipes.values():
+        if r.get("slow"):
+            continue
+        for dep in r["run"] + r["host"] + r["libraries"]:
+            if recipes[dep].get("slow"):
+                fail("{}: requirements: {} is tagged slow (left out of the package directory), so this recipe must be too: add `slow` to package.tag".format(r["meta"], recipes[dep]["name"]))
 
 def _recipe_file(meta, directory, key, relative):
     """Label of a file of the recipe, which must exist (a missing one is named with the recipe and the key)."""
@@ -127,7 +144,10 @@ def _build(name, r, all_recipes):
         exports = r["exports"],
         libraries = [":" + d + "_build" for d in r["libraries"]],
         pkgdir = paths.join(native.package_name(), name),
-        pkgdir_files = native.glob([name + "/**"]),
+        pkgdir_files = native.glob(
+            [name + "/**"],
+            exclude = [paths.normalize(paths.join(name, r["test_script"]))] if r.get("test_script") else [],
+        ),
         **common
     )
 
@@ -156,6 +176,7 @@ def pyodide_packages(
         fail(recipes["error"])
     _check_listing(recipes)
     all_recipes = recipes["recipes"]
+    _check_slow(all_recipes)
 
     # `<name>_recipe_files`: what the recipes are made of, for `pyodide_release` (its provenance records each sha256).
     native.filegroup(name = name + "_recipe_files", srcs = _recipe_files(all_recipes), visibility = ["//visibility:public"])
@@ -184,6 +205,16 @@ def pyodide_packages(
             visibility = ["//visibility:public"],
         )
 
+        if r.get("test_script"):
+            pyodide_run_test(
+                name = recipe_name + "_test",
+                src = _recipe_file(r["meta"], recipe_name, "test.script", r["test_script"]),
+                package = ":" + recipe_name,
+                packages = [":" + d for d in r["test_requires"]],
+                size = "large",
+            )
+            continue
+
         # Pure-Python wheels load in every runtime: test the oldest and the newest. Compiled packages fit only the
         # runtime of the profile they were built for (`--//:pyodide`).
         pyodide_package_test(
@@ -194,7 +225,11 @@ def pyodide_packages(
     pyodide_dist(
         name = name,
         out = out,
-        packages = [":" + n for n in sorted(all_recipes.keys()) if all_recipes[n].get("type") != "static_library"],
+        packages = [
+            ":" + n
+            for n in sorted(all_recipes.keys())
+            if all_recipes[n].get("type") != "static_library" and not all_recipes[n].get("slow")
+        ],
         abi_version = abi_version,
         platform = platform,
         pyodide_version = pyodide_version,

@@ -1,8 +1,8 @@
 """`pyodide_run_test`: runs a Python test file in a real Pyodide (Node) with a package built for that runtime's profile.
 
 The package is built under `--//:pyodide=<pyodide_version>` (a transition on `package`), so one `bazel test` checks
-the same compiled recipes in every profile. The build assembles a package directory with the package and its
-transitive run requirements (`rules-pyodide dist`, in the profile's index format); the test runs
+the same compiled recipes in every profile. The build assembles a package directory with the package, the extra
+`packages` the file needs (e.g. pytest; built the same way) and their transitive run requirements (`rules-pyodide dist`, in the profile's index format); the test runs
 `rules-pyodide run --load-imports <src>`: the packages the file imports are loaded through our index (shared
 libraries first, as dependencies), then the file runs; any exception fails the test.
 
@@ -23,7 +23,9 @@ _profile_transition = transition(
 )
 
 def _pyodide_run_test_impl(ctx):
-    info = ctx.attr.package[0][PyodidePackageInfo]
+    infos = [dep[PyodidePackageInfo] for dep in ctx.attr.package + ctx.attr.packages]
+    dist_files = depset(transitive = [info.transitive_dist_files for info in infos])
+    fragments = depset(transitive = [info.transitive_fragments for info in infos])
     profile = ctx.attr.profile_info
     dist = ctx.actions.declare_directory(ctx.label.name + "_dist")
     args = ctx.actions.args()
@@ -34,12 +36,12 @@ def _pyodide_run_test_impl(ctx):
     args.add("--platform", profile["platform"])
     args.add("--pyodide-version", ctx.attr.pyodide_version)
     args.add("--python", profile["python_version"])
-    args.add_all(info.transitive_fragments, before_each = "--fragment")
-    args.add_all(info.transitive_dist_files, before_each = "--file")
+    args.add_all(fragments, before_each = "--fragment")
+    args.add_all(dist_files, before_each = "--file")
     ctx.actions.run(
         executable = ctx.executable._dist_tool,
         arguments = [args],
-        inputs = depset(transitive = [info.transitive_dist_files, info.transitive_fragments]),
+        inputs = depset(transitive = [dist_files, fragments]),
         outputs = [dist],
         mnemonic = "PyodideTestDist",
         progress_message = "Assembling the package directory of {}".format(ctx.label),
@@ -85,6 +87,11 @@ _pyodide_run_test = rule(
             providers = [PyodidePackageInfo],
             doc = "The package under test (`//packages:<name>`), built with `--//:pyodide=<pyodide_version>`.",
         ),
+        "packages": attr.label_list(
+            cfg = _profile_transition,
+            providers = [PyodidePackageInfo],
+            doc = "More packages for the package directory (what `src` needs besides `package`, e.g. pytest).",
+        ),
         "profile_info": attr.string_dict(doc = "`platform` and `python_version` of the profile (set by the macro)."),
         "pyodide_version": attr.string(mandatory = True, doc = "The runtime and profile, e.g. `0.23.4`."),
         "runtime": attr.label(mandatory = True, doc = "Every file of the runtime (`@pyodide_runtime_<v>//:files`)."),
@@ -120,7 +127,7 @@ _PROFILES = {
     "0.23.4": {"platform": "emscripten_3_1_32", "python_version": "3.11.2"},
 }
 
-def pyodide_run_test(name, package, src, pyodide_version = "0.21.3", **kwargs):
+def pyodide_run_test(name, package, src, pyodide_version = "0.21.3", packages = [], **kwargs):
     """A test that runs `src` in Pyodide `pyodide_version` with `package` built for that profile.
 
     Args:
@@ -128,6 +135,7 @@ def pyodide_run_test(name, package, src, pyodide_version = "0.21.3", **kwargs):
       package: a `//packages:<name>` target.
       src: the Python file to run; it imports the packages it needs.
       pyodide_version: runtime and ABI profile (`--//:pyodide` value).
+      packages: more `//packages:<name>` targets to put in the package directory (loaded when `src` imports them).
       **kwargs: common test attributes; size defaults to "small".
     """
     if pyodide_version not in _PROFILES:
@@ -137,6 +145,7 @@ def pyodide_run_test(name, package, src, pyodide_version = "0.21.3", **kwargs):
     _pyodide_run_test(
         name = name,
         package = package,
+        packages = packages,
         profile_info = _PROFILES[pyodide_version],
         pyodide_version = pyodide_version,
         runtime = repository + "//:files",
