@@ -1,5 +1,5 @@
 """`rules-pyodide bundle` on a real app (examples/browser_app/app.py: arrow, python-dateutil, six, attrs, toolz, idna
-and the compiled `rpdemo`) in Pyodide 0.21.3, its bad-input errors, and the example page in Debian's Chromium."""
+and MarkupSafe's C extension) in Pyodide 0.21.3, its bad-input errors, and the example page in Debian's Chromium."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from pyodide_runner import runtime_dir
-from rpdemo_dist import build_wheel, extend_dist, recipes_dist
+from recipes_dist import recipes_dist
 
 from rules_pyodide import bundle
 
@@ -39,10 +39,9 @@ def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The recipes' dist plus the compiled rpdemo wheel."""
-    tmp = tmp_path_factory.mktemp("dist")
-    return extend_dist(recipes_dist(), build_wheel(tmp), tmp / "dist")
+def dist() -> Path:
+    """The recipes' dist (`//packages:all`), compiled packages included."""
+    return recipes_dist()
 
 
 @pytest.fixture(scope="module")
@@ -57,20 +56,21 @@ def test_bundle_of_a_real_app_is_smaller_and_validated(built: tuple[Path, subpro
     out, proc = built
     manifest = json.loads((out / "bundle.json").read_text())
     packages = manifest["packages"]
-    assert {"arrow", "attrs", "idna", "python-dateutil", "rpdemo", "six", "toolz"} <= set(packages)
+    assert {"arrow", "attrs", "idna", "markupsafe", "python-dateutil", "six", "toolz"} <= set(packages)
     assert "distutils" not in packages  # loaded by the runtime itself, not for the app
     assert manifest["gzip_after"] <= 0.7 * manifest["gzip_before"], manifest  # at least 30 % smaller
-    extension = "/lib/python3.10/site-packages/rpdemo/_rpdemo.cpython-310-wasm32-emscripten.so"
+    extension = "/lib/python3.10/site-packages/markupsafe/_speedups.cpython-310-wasm32-emscripten.so"
     assert manifest["preload"] == [extension]
     assert extension in manifest["files"]
     assert packages["types-python-dateutil"]["files_after"] == 0  # stubs are never read
     assert not [f for f in manifest["files"] if "/tests/" in f or f.endswith((".md", ".pyi"))]
-    assert "sum of squared durations: 14625" in manifest["expected_stdout"]
+    assert "titles as HTML: &lt;kick-off&gt; &amp; &lt;design review&gt;" in manifest["expected_stdout"]
+    assert "escaped in C: True" in manifest["expected_stdout"]
     with zipfile.ZipFile(out / "bundle.zip") as zf:
         assert sorted("/" + n for n in zf.namelist()) == manifest["files"]
     assert (out / "app.py").read_bytes() == APP.read_bytes()
     # the report: one row per package, the total, and the load-time breakdown of both runs
-    for text in ("gzip before", "rpdemo", "total", "load time", "trace (packages from the dist)", "bundle"):
+    for text in ("gzip before", "markupsafe", "total", "load time", "trace (packages from the dist)", "bundle"):
         assert text in proc.stdout
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from pyodide_runner import run_in_pyodide, site_packages
-from rpdemo_dist import recipes_dist as build_recipes_dist
+from recipes_dist import recipes_dist as build_recipes_dist
 
 from rules_pyodide import pack, pack_filter
 

@@ -1,15 +1,16 @@
 """A small scheduling report: the app that examples/browser_app bundles and runs in the browser.
 
-Uses arrow (with python-dateutil and six), attrs, toolz and idna from our recipes, and the compiled extension
-`rpdemo` (tests/fixtures/rpdemo, built with emcc by the tests; swap in a compiled recipe once packages/ has one).
+Uses arrow (with python-dateutil and six), attrs, toolz and idna from our recipes, and MarkupSafe's C extension
+(`markupsafe._speedups`, compiled by its recipe for Pyodide 0.21.3).
 Its output is deterministic, so the bundle's validation run can compare it with the trace run's.
 """
 
 import arrow
 import attrs
 import idna
-import rpdemo
+import markupsafe
 import toolz
+from markupsafe import _speedups
 
 
 @attrs.frozen
@@ -39,7 +40,8 @@ def main() -> None:
             print(f"  {m.start.format('ddd D MMM HH:mm')} ({tokyo.format('HH:mm ZZ')}) {m.title} @ {host}")
     first, last = MEETINGS[0].start, MEETINGS[-1].start
     print("span:", last.humanize(first, granularity="day"))
-    print("sum of squared durations:", rpdemo.sum_squares([m.minutes for m in MEETINGS]))
+    print("titles as HTML:", markupsafe.escape(" & ".join(f"<{m.title}>" for m in MEETINGS)))
+    print("escaped in C:", markupsafe.escape is _speedups.escape)
     print("hosts:", sorted(toolz.unique(m.host for m in MEETINGS)))
 
 
