@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -30,6 +29,8 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+
+from bench.workspace_copy import checkout
 
 ROOT = Path(__file__).resolve().parent.parent
 PATCH = Path("packages/numpy/patches/0004-random-float-fill-returns-void.patch")
@@ -41,22 +42,6 @@ class Run:
 
     seconds: float
     actions: Counter[str]
-
-
-def checkout(dest: Path) -> Path:
-    """A copy of what git would check out (tracked and untracked, not ignored), with .venv and the distdir linked."""
-    ls_files = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
-    listing = subprocess.run(ls_files, cwd=ROOT, capture_output=True, check=True)
-    for name in filter(None, listing.stdout.decode().split("\0")):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    distdir = dest / ".cache" / "distdir"
-    distdir.mkdir(parents=True)
-    for archive in (ROOT / ".cache" / "distdir").glob("*"):
-        os.symlink(archive, distdir / archive.name)
-    os.symlink(ROOT / ".venv", dest / ".venv")
-    return dest
 
 
 def executed(log: Path) -> Counter[str]:

@@ -28,6 +28,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.workspace_copy import checkout
 from rules_pyodide.cache_server import CacheServer, running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,23 +41,6 @@ class Run:
 
     seconds: float
     processes: str
-
-
-def checkout(dest: Path) -> Path:
-    """A fresh checkout of this working tree (what git would check out: tracked and untracked, not ignored files),
-    with this checkout's .venv and recipe sources linked in."""
-    ls_files = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
-    listing = subprocess.run(ls_files, cwd=ROOT, capture_output=True, check=True)
-    for name in filter(None, listing.stdout.decode().split("\0")):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    distdir = dest / ".cache" / "distdir"
-    distdir.mkdir(parents=True)
-    for archive in (ROOT / ".cache" / "distdir").glob("*"):
-        os.symlink(archive, distdir / archive.name)
-    os.symlink(ROOT / ".venv", dest / ".venv")
-    return dest
 
 
 def build(checkout: Path, output_base: Path, target: str, flags: list[str]) -> Run:
