@@ -32,7 +32,6 @@ from rich.table import Table
 
 from bench.workspace_copy import checkout
 
-ROOT = Path(__file__).resolve().parent.parent
 PATCH = Path("packages/numpy/patches/0004-random-float-fill-returns-void.patch")
 
 
