@@ -2,13 +2,12 @@
 
     rules-pyodide fetch [--packages packages] [--distdir .cache/distdir] [--jobs 4] [NAME ...]
 
-For each enabled recipe with a `source.url` (or only the NAMEs given): `pip download --no-binary :all: --no-deps
-PROJECT==VERSION` (pip is the client that reaches PyPI here), PROJECT and VERSION read from the sdist's file name
-(`xxhash-3.4.1.tar.gz`), else the recipe's name and version: a library recipe built from a Python sdist (libxxhash
-from xxhash's) needs no name on PyPI. Recipes naming the same archive share one download. Then the file must have
-the url's base name (Bazel's `--distdir` finds archives by base name + sha256) and the recipe's sha256 (or md5); a
-mismatch names the recipe and shows the expected and the actual digest, and nothing is written. An archive already
-in the distdir with the right digest is kept without downloading. Files are moved into the distdir atomically.
+For each enabled recipe with a `source.url` (or only the NAMEs given): exactly the file the url names is downloaded
+(nothing is built or resolved: an sdist's build requirements are never installed to fetch it). Recipes naming the same
+archive share one download. The file must have the recipe's sha256 (or md5); a mismatch names the recipe and shows the
+expected and the actual digest, and nothing is written. It is stored under the url's base name (Bazel's `--distdir`
+finds archives by base name + sha256). An archive already in the distdir with the right digest is kept without
+downloading. Files are moved into the distdir atomically.
 """
 
 from __future__ import annotations
@@ -17,16 +16,16 @@ import argparse
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
-from packaging.version import InvalidVersion
+from packaging.utils import canonicalize_name
 
 from rules_pyodide.recipe import RecipeError, load_recipes
 from rules_pyodide.recipes_bzl import archive_name
@@ -46,17 +45,10 @@ class Wanted:
     archive: str
     algorithm: str  # "sha256" or "md5"
     digest: str
-    project: str = ""  # what pip downloads: from the archive's sdist file name, else `name`
-    project_version: str = ""
+    url: str = ""
 
 
-def _project(archive: str, name: str, version: str) -> tuple[str, str]:
-    """PyPI project and version of an sdist file name (`pkg-1.0.tar.gz`); the recipe's own when it is not one."""
-    try:
-        project, parsed = parse_sdist_filename(archive)
-    except (InvalidSdistFilename, InvalidVersion):
-        return name, version
-    return str(project), str(parsed)
+_TIMEOUT_S = 120
 
 
 def digest_file(path: Path, algorithm: str) -> str:
@@ -85,8 +77,7 @@ def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
         assert digest is not None  # recipe.py requires a checksum with a url
         meta = str(metas[recipe.canonical_name])
         archive = archive_name(source.url)
-        project, version = _project(archive, recipe.name, recipe.package.version)
-        result.append(Wanted(recipe.name, recipe.package.version, meta, archive, algorithm, digest, project, version))
+        result.append(Wanted(recipe.name, recipe.package.version, meta, archive, algorithm, digest, source.url))
     return result
 
 
@@ -99,20 +90,17 @@ def check(path: Path, want: Wanted) -> None:
         )
 
 
-def pip_download(want: Wanted, into: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "--quiet"]
-    spec = f"{want.project or want.name}=={want.project_version or want.version}"
-    command += ["--disable-pip-version-check", "--dest", str(into), spec]
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise FetchError(f"{want.meta}: pip download {spec} failed:\n{result.stderr.strip()}")
-    files = sorted(into.iterdir())
-    if [f.name for f in files] != [want.archive]:
-        raise FetchError(
-            f"{want.meta}: pip downloaded {[f.name for f in files]}, but source.url names {want.archive!r} "
-            "(Bazel's --distdir finds archives by the url's base name)"
-        )
-    return files[0]
+def download(want: Wanted, into: Path) -> Path:
+    """Downloads `want.url` into the new directory `into`; returns the file."""
+    into.mkdir(parents=True)
+    dest = into / want.archive
+    request = urllib.request.Request(want.url, headers={"User-Agent": "rules-pyodide-fetch"})
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response, open(dest, "wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except (urllib.error.URLError, TimeoutError) as err:
+        raise FetchError(f"{want.meta}: cannot download source.url {want.url}: {err}") from err
+    return dest
 
 
 def fetch_one(want: Wanted, distdir: Path) -> str:
@@ -126,7 +114,7 @@ def fetch_one(want: Wanted, distdir: Path) -> str:
             pass  # downloaded again below; a recipe with a wrong digest then fails with expected/actual
     tmp = Path(tempfile.mkdtemp(prefix=f".{want.name}.", dir=distdir))
     try:
-        downloaded = pip_download(want, tmp / "d")
+        downloaded = download(want, tmp / "d")
         check(downloaded, want)
         os.replace(downloaded, dest)
     finally:

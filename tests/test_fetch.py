@@ -1,4 +1,4 @@
-"""Unit tests for rules_pyodide.fetch (pip is replaced by a fake: these tests never use the network)."""
+"""Unit tests for rules_pyodide.fetch (the download is replaced by a fake: these tests never use the network)."""
 
 from __future__ import annotations
 
@@ -19,33 +19,35 @@ def recipe(packages: Path, name: str, digest_key: str, digest: str) -> None:
 
 
 @pytest.fixture
-def fake_pip(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def fake_download(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
 
-    def pip_download(want: fetch.Wanted, into: Path) -> Path:
-        calls.append(want.project)
+    def download(want: fetch.Wanted, into: Path) -> Path:
+        calls.append(want.url)
         into.mkdir(parents=True)
-        (into / want.archive).write_bytes(b"archive of " + want.project.encode())
+        project = want.archive.split("-")[0]
+        (into / want.archive).write_bytes(b"archive of " + project.encode())
         return into / want.archive
 
-    monkeypatch.setattr(fetch, "pip_download", pip_download)
+    monkeypatch.setattr(fetch, "download", download)
     return calls
 
 
-def test_fetch_downloads_checks_and_skips_valid_files(tmp_path: Path, fake_pip: list[str]) -> None:
+def test_fetch_downloads_checks_and_skips_valid_files(tmp_path: Path, fake_download: list[str]) -> None:
     packages, distdir = tmp_path / "packages", tmp_path / "distdir"
     recipe(packages, "a", "sha256", hashlib.sha256(b"archive of a").hexdigest())
     recipe(packages, "b", "md5", hashlib.md5(b"archive of b").hexdigest())
     assert fetch.main(["--packages", str(packages), "--distdir", str(distdir)]) == 0
     assert (distdir / "a-1.0.tar.gz").read_bytes() == b"archive of a"
-    assert sorted(fake_pip) == ["a", "b"]
+    urls = ["https://example.org/src/a-1.0.tar.gz", "https://example.org/src/b-1.0.tar.gz"]
+    assert sorted(fake_download) == urls
     assert fetch.main(["--packages", str(packages), "--distdir", str(distdir), "a"]) == 0
-    assert sorted(fake_pip) == ["a", "b"]  # already there and valid: not downloaded again
+    assert sorted(fake_download) == urls  # already there and valid: not downloaded again
     assert sorted(p.name for p in distdir.iterdir()) == ["a-1.0.tar.gz", "b-1.0.tar.gz"]
 
 
 def test_bad_checksum_shows_expected_and_actual(
-    tmp_path: Path, fake_pip: list[str], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, fake_download: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     packages, distdir = tmp_path / "packages", tmp_path / "distdir"
     recipe(packages, "a", "sha256", "0" * 64)
@@ -56,28 +58,26 @@ def test_bad_checksum_shows_expected_and_actual(
     assert list(distdir.iterdir()) == []  # nothing written
 
 
-def test_unknown_name_is_an_error(tmp_path: Path, fake_pip: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_name_is_an_error(tmp_path: Path, fake_download: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     recipe(tmp_path / "packages", "a", "sha256", "0" * 64)
     assert fetch.main(["--packages", str(tmp_path / "packages"), "--distdir", str(tmp_path / "d"), "zzz"]) == 1
     assert "no recipe named zzz" in capsys.readouterr().err
 
 
-def test_library_recipe_from_a_python_sdist_shares_its_download(tmp_path: Path, fake_pip: list[str]) -> None:
-    # libpkg is built from pkg's sdist: one download, of the project and version the archive's file name says.
+def test_library_recipe_from_a_python_sdist_shares_its_download(tmp_path: Path, fake_download: list[str]) -> None:
+    # libpkg is built from pkg's sdist: one download of the archive both urls name.
     packages, distdir = tmp_path / "packages", tmp_path / "distdir"
     recipe(packages, "pkg", "sha256", hashlib.sha256(b"archive of pkg").hexdigest())
     (packages / "libpkg").mkdir()
     (packages / "libpkg" / "meta.yaml").write_text(
         (packages / "pkg" / "meta.yaml").read_text().replace("name: pkg", "name: libpkg").replace("'1.0'", "'0.8'")
     )
-    wants = {w.name: w for w in fetch.wanted(packages)}
-    assert (wants["libpkg"].project, wants["libpkg"].project_version) == ("pkg", "1.0")
     assert fetch.main(["--packages", str(packages), "--distdir", str(distdir)]) == 0
-    assert len(fake_pip) == 1 and sorted(p.name for p in distdir.iterdir()) == ["pkg-1.0.tar.gz"]
+    assert len(fake_download) == 1 and sorted(p.name for p in distdir.iterdir()) == ["pkg-1.0.tar.gz"]
 
 
 def test_same_archive_with_two_checksums_is_an_error(
-    tmp_path: Path, fake_pip: list[str], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, fake_download: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     packages = tmp_path / "packages"
     recipe(packages, "pkg", "sha256", "1" * 64)
