@@ -334,7 +334,10 @@ def _build_package(args: argparse.Namespace, scratch: Path, env: dict[str, str],
     host_suffix = str(sysconfig.get_config_var("EXT_SUFFIX"))
     modules = rename_extensions(site, host_suffix, args.ext_suffix, args.name)
     if not modules:
-        raise BuildError(f"the build produced no extension module (*{host_suffix}); is this a compiled package?")
+        raise BuildError(
+            f"the build produced no extension module (*{host_suffix}); is this a compiled package? Last lines of "
+            f"the log ({log.name}):\n{_tail(log)}"
+        )
     post_env = {**env, "SITEPACKAGES": str(site)}
     run_script(args.post, src, post_env, log, "post", scratch)
     moved = unvendor_tests(site, scratch / "tests") if args.unvendor_tests else 0

@@ -41,10 +41,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from rules_pyodide.recipe import RecipeError, load_recipe
+from rules_pyodide.runtimes import load_table
 
 #: Full Python version of the Pyodide runtime that embeds each `major.minor` (for `python_full_version` markers).
-PYTHON_FULL_VERSION = {"3.10": "3.10.2", "3.11": "3.11.2", "3.12": "3.12.1", "3.13": "3.13.2", "3.14": "3.14.2"}
-DEFAULT_PYTHON = "3.10"
+PYTHON_FULL_VERSION = {r.python: r.python_version for r in load_table().runtimes.values()}
+DEFAULT_PYTHON = load_table().runtime_of_profile(load_table().default_profile).python
 SOURCE_URL = "https://files.pythonhosted.org/packages/source/{letter}/{name}/{file}"
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip")
 _NOT_TOP_LEVEL = {"setup", "conftest", "noxfile", "tasks", "test", "tests", "testing", "doc", "docs", "examples"}

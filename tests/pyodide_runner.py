@@ -20,19 +20,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rules_pyodide.runtimes import installed_versions, load_table
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 JS_DIR = REPO_ROOT / "js"
 RUNNER_JS = JS_DIR / "run_in_pyodide.js"
 
-#: The runtimes `tools/setup.sh` installs, oldest first, with the Python version each one embeds.
-PYTHON_OF_RUNTIME: dict[str, str] = {
-    "0.21.3": "3.10",
-    "0.23.4": "3.11",
-    "0.26.4": "3.12",
-    "0.29.5": "3.13",
-    "314.0.7": "3.14",
-}
-RUNTIME_VERSIONS: tuple[str, ...] = tuple(PYTHON_OF_RUNTIME)
+#: The runtimes of the table (rules_pyodide/runtimes.json), which `tools/setup.sh` installs, oldest first.
+TABLE = load_table()
+RUNTIME_VERSIONS: tuple[str, ...] = tuple(installed_versions())
 
 
 class PyodideRunError(RuntimeError):
@@ -78,7 +74,7 @@ def runtime_dir(version: str) -> Path:
 
 def site_packages(version: str) -> str:
     """The site-packages directory of the runtime, e.g. ``/lib/python3.10/site-packages`` for 0.21.3."""
-    return f"/lib/python{PYTHON_OF_RUNTIME[version]}/site-packages"
+    return TABLE.runtimes[version].site_packages
 
 
 def node_executable() -> str:

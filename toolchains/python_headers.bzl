@@ -1,15 +1,22 @@
 """Repository rule `pyodide_python_headers`: the CPython headers a Pyodide profile compiles against.
 
 The headers are referenced from where a package installed them, not copied into the source tree: the directory
-`include_dir` (e.g. Debian's libpython3.11-dev, `/usr/include/python3.11`), or the directory `python_module_subdir`
-of a module installed in the project interpreter (e.g. the PyPI wheel `exodide`, which ships CPython 3.10.2 headers
-with a wasm32 pyconfig.h). Every header becomes a symlink under `include/python<version>/`; with `pyconfig`, that
+`tree_include` of the pinned toolchain tree `tree` (toolchains/trees/: e.g. Debian's libpython3.13-dev unpacked into
+the `emscripten-3.1.69` tree, `usr/include/python3.13`), the directory `include_dir`, or the directory
+`python_module_subdir` of a module installed in the project interpreter (e.g. the PyPI wheel `exodide`, which ships
+CPython 3.10.2 headers with a wasm32 pyconfig.h). Every header becomes a symlink under `include/python<version>/`; with `pyconfig`, that
 file (the profile's wasm32 pyconfig.h, generated from the runtime's sysconfig by rules_pyodide.profile_gen) replaces
 the source's `pyconfig.h`, which for a host install describes x86_64 and fails (`LONG_BIT definition appears wrong`).
 
 Targets: `:headers` (every file, for action inputs) and `:python_h` (`include/python<version>/Python.h`, whose
 directory is the include directory).
+
+`pyodide_profile_headers()` declares `@pyodide_headers_<profile>` for every profile of the table, from its `headers`
+entry (rules_pyodide/runtimes.json), with the profile's generated pyconfig.h where it has one.
 """
+
+load("@rules_pyodide_table//:table.bzl", "PROFILES")
+load(":trees.bzl", "find_tree")
 
 _FIND_MODULE = """\
 import importlib.util, os, sys
@@ -39,6 +46,11 @@ def _fail(rctx, message):
     fail("pyodide_python_headers @{}: {}".format(rctx.name, message))
 
 def _source(rctx):
+    if rctx.attr.tree:
+        root, _, error = find_tree(rctx, rctx.attr.tree)
+        if error:
+            _fail(rctx, error)
+        return rctx.path("{}/{}".format(root, rctx.attr.tree_include)), "rebuild the tree (`make setup`)"
     if rctx.attr.include_dir:
         return rctx.path(rctx.attr.include_dir), "apt-get install the package that provides it (`make setup`)"
     result = rctx.execute([
@@ -62,8 +74,8 @@ def _link_tree(rctx, source, dest, skip):
             rctx.symlink(entry, dest + "/" + entry.basename)
 
 def _pyodide_python_headers_impl(rctx):
-    if bool(rctx.attr.include_dir) == bool(rctx.attr.python_module):
-        _fail(rctx, "give exactly one of include_dir and python_module")
+    if len([s for s in (rctx.attr.include_dir, rctx.attr.python_module, rctx.attr.tree) if s]) != 1:
+        _fail(rctx, "give exactly one of include_dir, python_module and tree")
     source, how = _source(rctx)
     if not source.get_child("Python.h").exists:
         _fail(rctx, "{}/Python.h does not exist: the CPython {} headers are missing; {}.".format(
@@ -93,7 +105,27 @@ pyodide_python_headers = repository_rule(
         ),
         "python_module": attr.string(doc = "A package of the project interpreter that ships the headers."),
         "python_module_subdir": attr.string(doc = "The directory of `python_module` holding Python.h."),
+        "tree": attr.string(doc = "A toolchain tree (toolchains/trees/<tree>.lock.json) holding the headers."),
+        "tree_include": attr.string(doc = "The directory of `tree` holding Python.h, e.g. `usr/include/python3.13`."),
         "version": attr.string(mandatory = True, doc = "Python `major.minor`: headers go to include/python<it>/."),
     },
+    environ = ["HOME", "XDG_CACHE_HOME", "RULES_PYODIDE_TOOLCHAINS"],
     local = True,
 )
+
+def pyodide_profile_headers():
+    """Declares `@pyodide_headers_<profile with _ for .>` for every profile of the table."""
+    for name, profile in PROFILES.items():
+        headers = profile["headers"]
+        pyconfig = None
+        if not headers.get("python_module"):
+            pyconfig = "//toolchains/profiles:{}/pyconfig.h".format(name)
+        pyodide_python_headers(
+            name = "pyodide_headers_" + name.replace(".", "_"),
+            python_module = headers.get("python_module", ""),
+            python_module_subdir = headers.get("subdir", ""),
+            pyconfig = pyconfig,
+            tree = headers.get("tree", ""),
+            tree_include = headers.get("include", ""),
+            version = profile["python"],
+        )

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from rules_pyodide.recipe import Recipe, load_recipes
 from rules_pyodide.run import RUNNER_JS, CodeFailed, find_runtime, run, run_node, summary
+from rules_pyodide.runtimes import installed_versions, load_table
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".bazel" / "bin"
@@ -33,9 +34,10 @@ EXAMPLE = "examples/file_package"
 EXAMPLE_SITE = ROOT / EXAMPLE / "site"
 EXAMPLE_EXCLUDES = (".md",)  # examples/file_package/BUILD.bazel excludes *.md
 SITE_PACKAGES = "/lib/python3.10/site-packages"  # the example's `prefix`
-FILE_PACKAGE_RUNTIMES = ("0.21.3", "0.23.4", "0.26.4", "0.29.5", "314.0.7")
-RECIPE_RUNTIMES = ("0.21.3", "314.0.7")
-PROFILE_RUNTIME = "0.21.3"  # the default ABI profile: compiled packages load only in this runtime
+TABLE = load_table()
+FILE_PACKAGE_RUNTIMES = tuple(installed_versions())
+RECIPE_RUNTIMES = TABLE.pure_test_runtimes
+PROFILE_RUNTIME = TABLE.profiles[TABLE.default_profile].runtimes[0]  # compiled packages load only in its runtimes
 DIST = BIN / "packages" / "dist"
 
 console = Console()

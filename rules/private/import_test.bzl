@@ -14,24 +14,16 @@ in WORKSPACE). Node is the host's `node` on PATH (/usr/bin/node), not a Bazel in
 """
 
 load("@bazel_skylib//lib:shell.bzl", "shell")
+load("@rules_pyodide_table//:table.bzl", "DEFAULT_PROFILE", "PROFILES", "RUNTIMES")
+load("//toolchains:profile.bzl", "profile_setting")
 load("//toolchains:pyodide_runtime.bzl", "pyodide_runtime_repository_name")
+load(":common.bzl", "CLI_TOOL", "dist_action")
 load(":providers.bzl", "PyodidePackageInfo")
 
-DEFAULT_PYODIDE_VERSION = "0.21.3"
+DEFAULT_PYODIDE_VERSION = PROFILES[DEFAULT_PROFILE]["pyodide_version"]
 
 # `pyodide_version = PROFILE`: the runtime of the ABI profile chosen with `--//:pyodide`, for compiled packages.
 PROFILE = "profile"
-_PROFILE_RUNTIMES = ["0.21.3", "0.23.4"]  # the values of //:pyodide (BUILD.bazel)
-
-# info of the dist's index files per runtime (python, platform, abi_version); `rules-pyodide run` reads only the
-# entries and puts them under the runtime's own info, but the dist must be a valid one.
-_PROFILES = {
-    "0.21.3": ("3.10.2", "emscripten_3_1_14", ""),
-    "0.23.4": ("3.11.2", "emscripten_3_1_32", ""),
-    "0.26.4": ("3.12.1", "emscripten_3_1_58", "2024_0"),
-    "0.29.5": ("3.13.2", "emscripten_4_0_9", "2025_0"),
-    "314.0.7": ("3.14.2", "emscripten_5_0_3", "2026_0"),
-}
 
 _IDENTIFIER_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 _IDENTIFIER_REST = _IDENTIFIER_START + "0123456789"
@@ -64,41 +56,15 @@ def _runfiles_path(file):
     """A path to `file` relative to the test's working directory (the main repository's runfiles directory)."""
     return file.short_path
 
-def _build_dist(ctx, info, version):
-    python, platform, abi_version = _PROFILES[version]
-    dist = ctx.actions.declare_directory(ctx.label.name + "_dist")
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
-    args.add("dist")
-    args.add("--output", dist.path)
-    args.add("--platform", platform)
-    args.add("--pyodide-version", version)
-    args.add("--python", python)
-    if abi_version:
-        args.add("--abi-version", abi_version)
-    args.add_all(info.transitive_fragments, before_each = "--fragment")
-    args.add_all(info.transitive_dist_files, before_each = "--file")
-    ctx.actions.run(
-        executable = ctx.executable._dist_tool,
-        arguments = [args],
-        inputs = depset(transitive = [info.transitive_dist_files, info.transitive_fragments]),
-        outputs = [dist],
-        mnemonic = "PyodideTestDist",
-        progress_message = "Assembling the package directory of {}".format(ctx.label),
-    )
-    return dist
-
 def _pyodide_import_test_impl(ctx):
     info = ctx.attr.package[PyodidePackageInfo]
     version = ctx.attr.pyodide_version
-    if version not in _PROFILES:
-        fail("{}: pyodide_version: {} is not one of {}".format(ctx.label, repr(version), ", ".join(_PROFILES)))
     imports = ctx.attr.imports or info.imports
     for name in imports:
         _check_import_name(ctx.label, name)
 
-    dist = _build_dist(ctx, info, version)
+    dist = ctx.actions.declare_directory(ctx.label.name + "_dist")
+    dist_action(ctx, dist, [info], version, "PyodideTestDist", "Assembling the package directory of {}".format(ctx.label))
     code = ctx.actions.declare_file(ctx.label.name + "_imports.py")
     ctx.actions.write(code, _CODE.format(label = ctx.label, imports = repr(imports)))
 
@@ -136,7 +102,7 @@ _pyodide_import_test = rule(
     implementation = _pyodide_import_test_impl,
     doc = "Loads `package` with `pyodide.loadPackage` through our index in a real Pyodide and imports `imports`.",
     test = True,
-    attrs = {
+    attrs = dict({
         "imports": attr.string_list(doc = "Modules to import; default: the package's `PyodidePackageInfo.imports`."),
         "package": attr.label(
             mandatory = True,
@@ -145,7 +111,7 @@ _pyodide_import_test = rule(
         ),
         "pyodide_version": attr.string(
             default = DEFAULT_PYODIDE_VERSION,
-            doc = "Version of the runtime, checked against its package.json: one of " + ", ".join(_PROFILES) + ".",
+            doc = "Version of the runtime, checked against its package.json: one of " + ", ".join(RUNTIMES) + ".",
         ),
         "runtime": attr.label(mandatory = True, doc = "Every file of the runtime (`@pyodide_runtime_<v>//:files`)."),
         "runtime_package_json": attr.label(
@@ -159,14 +125,8 @@ _pyodide_import_test = rule(
             cfg = "target",
             doc = "`rules-pyodide`, run by the test (`run`).",
         ),
-        "_dist_tool": attr.label(
-            default = "//rules_pyodide:cli",
-            executable = True,
-            cfg = "exec",
-            doc = "`rules-pyodide`, run by the build (`dist`).",
-        ),
         "_runner": attr.label(default = "//js:run_in_pyodide", doc = "js/run_in_pyodide.js and what it loads."),
-    },
+    }, **CLI_TOOL),
 )
 
 def pyodide_import_test(name, package, imports = [], pyodide_version = DEFAULT_PYODIDE_VERSION, **kwargs):
@@ -183,7 +143,7 @@ def pyodide_import_test(name, package, imports = [], pyodide_version = DEFAULT_P
     """
     kwargs.setdefault("size", "small")
     if pyodide_version == PROFILE:
-        versions = {"//:pyodide_" + v: v for v in _PROFILE_RUNTIMES}
+        versions = {profile_setting(p): PROFILES[p]["pyodide_version"] for p in PROFILES}
         version = select(versions)
         files = select({k: "@{}//:files".format(pyodide_runtime_repository_name(v)) for k, v in versions.items()})
         package_json = select({

@@ -17,14 +17,17 @@ integration tests build from scratch in fresh workspaces; their targets and `<na
 `bazel test //...` builds and tests them once). A recipe that requires a slow one must be tagged `slow` as well.
 
 `<name>_test` (pyodide_import_test) loads the package through our index in real Pyodide and imports its
-`test/imports`: pure-Python packages in 0.21.3 (`<name>_test`) and 314.0.7 (`<name>_test_314_0_7`), compiled ones
-in the runtime of the selected profile. A recipe with `test.script` (a Python file in its directory) gets a
-`pyodide_run_test` instead: the script runs in Pyodide 0.21.3 (the default profile) with the package and the
+`test/imports`: pure-Python packages in the table's `PURE_TEST_RUNTIMES` (the oldest, `<name>_test`, and the newest,
+`<name>_test_<version>`), compiled ones in the runtime of the selected profile. A recipe with `test.script` (a Python
+file in its directory) gets a `pyodide_run_test` instead: the script runs in the default profile's runtime with the
+package and the
 recipes of `test.requires` in the package directory (e.g. pytest, to run the package's own test suite). The script
 is not an input of the build, so editing it reruns the test only.
 """
 
 load("@bazel_skylib//lib:paths.bzl", "paths")
+load("@rules_pyodide_table//:table.bzl", "PROFILES", "PURE_TEST_RUNTIMES")
+load("//toolchains:profile.bzl", "profile_setting")
 load(":dist.bzl", "pyodide_dist")
 load(":emcc_build.bzl", "pyodide_emcc_build")
 load(":file_package.bzl", "file_package")
@@ -36,7 +39,6 @@ load(":run_test.bzl", "pyodide_run_test")
 load(":source_tree.bzl", "pyodide_source_tree")
 
 _REFRESH = "bazel sync --only=pyodide_recipes"
-_PURE_TEST_RUNTIMES = ["0.21.3", "314.0.7"]
 
 def _check_listing(recipes):
     """The repository rule cannot watch the directory listing: compare it with a glob, which Bazel does watch."""
@@ -151,26 +153,20 @@ def _build(name, r, all_recipes):
         **common
     )
 
-def pyodide_packages(
-        recipes,
-        name = "all",
-        out = "dist",
-        python = "3.10",
-        python_version = "3.10.2",
-        pyodide_version = "0.21.3",
-        platform = "emscripten_3_1_14",
-        abi_version = ""):
+def _per_profile(key):
+    """A select() of the selected profile's `key` (its runtime's site-packages, its first runtime, ...)."""
+    return select({profile_setting(p): PROFILES[p][key] for p in PROFILES})
+
+def pyodide_packages(recipes, name = "all", out = "dist"):
     """Declares the targets of every recipe and the package directory.
+
+    The file packages install into the selected profile's site-packages, and the index files carry its runtime's
+    `info` (Python version, platform, ABI): `--//:pyodide=<profile>` gives a package directory for that runtime.
 
     Args:
       recipes: `RECIPES` from `@pyodide_recipes//:recipes.bzl`.
       name: name of the pyodide_dist target that builds every recipe.
       out: its output directory (a Pyodide package directory).
-      python: Python `major.minor` of the target runtime (file packages install into its site-packages).
-      python_version: `info.python` of the index files.
-      pyodide_version: `info.version` of the index files.
-      platform: `info.platform` of the index files.
-      abi_version: `info.abi_version` of pyodide-lock.json, for Pyodide 0.26+.
     """
     if recipes["error"]:
         fail(recipes["error"])
@@ -191,7 +187,7 @@ def pyodide_packages(
         file_package(
             name = "{0}_files/{0}".format(recipe_name),
             srcs = [":" + recipe_name + "_site"],
-            prefix = "/usr/lib" if r.get("type") == "shared_library" else "/lib/python{}/site-packages".format(python),
+            prefix = "/usr/lib" if r.get("type") == "shared_library" else _per_profile("site_packages"),
             strip_prefix = recipe_name + "_build/site",
         )
         pyodide_package(
@@ -220,7 +216,7 @@ def pyodide_packages(
         pyodide_package_test(
             name = recipe_name,
             imports = r["test_imports"],
-            pyodide_versions = [PROFILE] if r.get("compiled") else _PURE_TEST_RUNTIMES,
+            pyodide_versions = [PROFILE] if r.get("compiled") else PURE_TEST_RUNTIMES,
         )
     pyodide_dist(
         name = name,
@@ -230,9 +226,6 @@ def pyodide_packages(
             for n in sorted(all_recipes.keys())
             if all_recipes[n].get("type") != "static_library" and not all_recipes[n].get("slow")
         ],
-        abi_version = abi_version,
-        platform = platform,
-        pyodide_version = pyodide_version,
-        python_version = python_version,
+        pyodide_version = _per_profile("pyodide_version"),
         visibility = ["//visibility:public"],
     )

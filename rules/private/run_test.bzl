@@ -10,7 +10,9 @@ The runtime is `@pyodide_runtime_<version>//:files` (toolchains/pyodide_runtime.
 """
 
 load("@bazel_skylib//lib:shell.bzl", "shell")
+load("@rules_pyodide_table//:table.bzl", "DEFAULT_PROFILE", "PROFILES")
 load("//toolchains:pyodide_runtime.bzl", "pyodide_runtime_repository_name")
+load(":common.bzl", "CLI_TOOL", "dist_action")
 load(":providers.bzl", "PyodidePackageInfo")
 
 def _profile_transition_impl(_settings, attr):
@@ -24,27 +26,14 @@ _profile_transition = transition(
 
 def _pyodide_run_test_impl(ctx):
     infos = [dep[PyodidePackageInfo] for dep in ctx.attr.package + ctx.attr.packages]
-    dist_files = depset(transitive = [info.transitive_dist_files for info in infos])
-    fragments = depset(transitive = [info.transitive_fragments for info in infos])
-    profile = ctx.attr.profile_info
     dist = ctx.actions.declare_directory(ctx.label.name + "_dist")
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
-    args.add("dist")
-    args.add("--output", dist.path)
-    args.add("--platform", profile["platform"])
-    args.add("--pyodide-version", ctx.attr.pyodide_version)
-    args.add("--python", profile["python_version"])
-    args.add_all(fragments, before_each = "--fragment")
-    args.add_all(dist_files, before_each = "--file")
-    ctx.actions.run(
-        executable = ctx.executable._dist_tool,
-        arguments = [args],
-        inputs = depset(transitive = [dist_files, fragments]),
-        outputs = [dist],
-        mnemonic = "PyodideTestDist",
-        progress_message = "Assembling the package directory of {}".format(ctx.label),
+    dist_action(
+        ctx,
+        dist,
+        infos,
+        ctx.attr.runtime_version,
+        "PyodideTestDist",
+        "Assembling the package directory of {}".format(ctx.label),
     )
     runner = [f for f in ctx.files._runner if f.basename == "run_in_pyodide.js"][0]
     cli = ctx.attr._cli[DefaultInfo].files_to_run.executable
@@ -54,7 +43,7 @@ def _pyodide_run_test_impl(ctx):
         "--dist",
         dist.short_path,
         "--pyodide",
-        ctx.attr.pyodide_version,
+        ctx.attr.runtime_version,
         "--pyodide-dir",
         ctx.file.runtime_package_json.short_path.rpartition("/")[0],
         "--runner-js",
@@ -80,7 +69,7 @@ _pyodide_run_test = rule(
     implementation = _pyodide_run_test_impl,
     doc = "Runs `src` in Pyodide `pyodide_version` with `package` (built for that profile) in the index.",
     test = True,
-    attrs = {
+    attrs = dict({
         "package": attr.label(
             mandatory = True,
             cfg = _profile_transition,
@@ -92,9 +81,9 @@ _pyodide_run_test = rule(
             providers = [PyodidePackageInfo],
             doc = "More packages for the package directory (what `src` needs besides `package`, e.g. pytest).",
         ),
-        "profile_info": attr.string_dict(doc = "`platform` and `python_version` of the profile (set by the macro)."),
-        "pyodide_version": attr.string(mandatory = True, doc = "The runtime and profile, e.g. `0.23.4`."),
+        "pyodide_version": attr.string(mandatory = True, doc = "The ABI profile the packages are built for."),
         "runtime": attr.label(mandatory = True, doc = "Every file of the runtime (`@pyodide_runtime_<v>//:files`)."),
+        "runtime_version": attr.string(mandatory = True, doc = "The npm runtime the test runs in (one of the profile's)."),
         "runtime_package_json": attr.label(
             mandatory = True,
             allow_single_file = ["package.json"],
@@ -111,45 +100,43 @@ _pyodide_run_test = rule(
             cfg = "target",
             doc = "`rules-pyodide`, run by the test (`run`).",
         ),
-        "_dist_tool": attr.label(
-            default = "//rules_pyodide:cli",
-            executable = True,
-            cfg = "exec",
-            doc = "`rules-pyodide`, run by the build (`dist`).",
-        ),
         "_runner": attr.label(default = "//js:run_in_pyodide", doc = "js/run_in_pyodide.js and what it loads."),
-    },
+    }, **CLI_TOOL),
 )
 
-# The index info of each profile's runtime (toolchains/profiles/<version>/profile.bzl).
-_PROFILES = {
-    "0.21.3": {"platform": "emscripten_3_1_14", "python_version": "3.10.2"},
-    "0.23.4": {"platform": "emscripten_3_1_32", "python_version": "3.11.2"},
-}
-
-def pyodide_run_test(name, package, src, pyodide_version = "0.21.3", packages = [], **kwargs):
-    """A test that runs `src` in Pyodide `pyodide_version` with `package` built for that profile.
+def pyodide_run_test(name, package, src, pyodide_version = DEFAULT_PROFILE, runtime_version = None, packages = [], **kwargs):
+    """A test that runs `src` in a runtime of profile `pyodide_version` with `package` built for that profile.
 
     Args:
       name: test name.
       package: a `//packages:<name>` target.
       src: the Python file to run; it imports the packages it needs.
-      pyodide_version: runtime and ABI profile (`--//:pyodide` value).
+      pyodide_version: the ABI profile (`--//:pyodide` value) the packages are built for.
+      runtime_version: the npm runtime to run in, one of the profile's `runtimes`; default: its first.
       packages: more `//packages:<name>` targets to put in the package directory (loaded when `src` imports them).
       **kwargs: common test attributes; size defaults to "small".
     """
-    if pyodide_version not in _PROFILES:
-        fail("{}: pyodide_version {} is not one of {}".format(name, pyodide_version, ", ".join(_PROFILES)))
-    repository = "@" + pyodide_runtime_repository_name(pyodide_version)
+    if pyodide_version not in PROFILES:
+        fail("{}: pyodide_version {} is not one of {}".format(name, pyodide_version, ", ".join(PROFILES)))
+    runtimes = PROFILES[pyodide_version]["runtimes"]
+    runtime_version = runtime_version or runtimes[0]
+    if runtime_version not in runtimes:
+        fail("{}: runtime_version {} does not serve profile {} (its runtimes: {})".format(
+            name,
+            runtime_version,
+            pyodide_version,
+            ", ".join(runtimes),
+        ))
+    repository = "@" + pyodide_runtime_repository_name(runtime_version)
     kwargs.setdefault("size", "small")
     _pyodide_run_test(
         name = name,
         package = package,
         packages = packages,
-        profile_info = _PROFILES[pyodide_version],
         pyodide_version = pyodide_version,
         runtime = repository + "//:files",
         runtime_package_json = repository + "//:package_json",
+        runtime_version = runtime_version,
         src = src,
         **kwargs
     )
