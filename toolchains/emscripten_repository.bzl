@@ -155,7 +155,7 @@ filegroup(
             "emscripten/cache/sysroot/lib/*/lto-pic/**",
             "emscripten/node_modules/google-closure-compiler*/**",
             "**/* *",
-        ],
+        ] + {dangling},
     ),
 )
 
@@ -229,6 +229,14 @@ _FORWARD = """\
 exec "$(dirname "$(readlink -f "$0")")/{up}tree/{target}" "$@"
 """
 
+def _dangling_links(rctx, emscripten_root):
+    """Links of the emscripten directory that point nowhere (Debian's 3.1.69 links compiler-rt sources it does not
+    ship), as `emscripten/...` paths: a glob would list them and every compile would fail on a missing input."""
+    result = rctx.execute(["find", "-L", ".", "-type", "l"], working_directory = str(emscripten_root))
+    if result.return_code != 0:
+        fail("find dangling links in {}: {}".format(emscripten_root, result.stderr))
+    return sorted(["emscripten/" + line[2:] for line in result.stdout.splitlines() if line.startswith("./")])
+
 def _link_tool(rctx, tree_root, path, dest):
     """Puts a tool into the repository: a symlink, or for a tree's wrapper a forwarding script."""
     if tree_root == None:
@@ -299,6 +307,7 @@ def _generate(rctx, origin, emscripten_root, llvm_root, binaryen_root, node, aco
         rctx.file("bin/" + tool, _WRAPPER.format(script = tool + ".py"), executable = True)
     rctx.file("WORKSPACE", "workspace(name = \"{}\")\n".format(rctx.name))
     rctx.file("BUILD.bazel", _BUILD.format(
+        dangling = repr(_dangling_links(rctx, emscripten_root)),
         origin = origin,
         origin_repr = repr(origin),
         version = version,
