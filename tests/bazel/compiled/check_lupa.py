@@ -10,7 +10,9 @@ assert fib(90) == 2880067194370816120  # 64-bit Lua integers
 
 # error() -> longjmp to lupa's lua_pcall -> a Python exception.
 try:
-    lua.execute("local function deep(n) if n == 0 then error('boom at the bottom') end return deep(n - 1) end deep(200)")
+    lua.execute(
+        "local function deep(n) if n == 0 then error('boom at the bottom') end return deep(n - 1) end; deep(200)"
+    )
 except LuaError as err:
     assert "boom at the bottom" in str(err), err
 else:
@@ -24,9 +26,11 @@ results = lua.execute(
 )
 assert results == (1000, 1000), results
 
+
 # A Python exception raised in a callback crosses Lua (longjmp) and comes back as a Python exception.
 def fail(x):
     raise ValueError(f"python says no to {x}")
+
 
 try:
     lua.eval("function(f) return f('lua') end")(fail)
