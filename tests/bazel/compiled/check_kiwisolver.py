@@ -22,8 +22,9 @@ from kiwisolver import (
 
 code = Path(_cext.__file__).read_bytes()
 assert code[:4] == b"\0asm", _cext.__file__
-wasm_exceptions = "-fwasm-exceptions" in sysconfig.get_config_var("CONFIGURE_CFLAGS")
-if wasm_exceptions:
+needed: tuple[bytes, ...]
+absent: tuple[bytes, ...]
+if "-fwasm-exceptions" in sysconfig.get_config_var("CONFIGURE_CFLAGS"):
     needed, absent = (b"__cxa_throw", b"__cxa_begin_catch", b"__cpp_exception"), (b"invoke_vi",)
 else:
     needed, absent = (b"__cxa_throw", b"__cxa_begin_catch", b"__cxa_find_matching_catch_2", b"invoke_vi"), ()

@@ -28,7 +28,7 @@ assert results == (1000, "1000"), results  # Lua 5.1's error() passes the value 
 
 
 # A Python exception raised in a callback crosses Lua (longjmp) and comes back as a Python exception.
-def fail(x):
+def fail(x: str) -> None:
     raise ValueError(f"python says no to {x}")
 
 
