@@ -803,6 +803,14 @@ def _python_include(root: Path) -> str | None:
     return f"usr/include/{found[-1]}" if found else None
 
 
+def _python_config_include(root: Path, include: str | None) -> str | None:
+    """Debian's multiarch directory holding the x86_64 `pyconfig.h` (a template for a wasm32 one)."""
+    if include is None:
+        return None
+    rel = f"usr/include/x86_64-linux-gnu/{include.rsplit('/', 1)[1]}"
+    return rel if (root / rel / "pyconfig.h").is_file() else None
+
+
 def read_manifest(tree: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((tree / MANIFEST).read_text(encoding="utf-8"))
@@ -857,6 +865,7 @@ def assemble(lock: Lock, lock_sha256: str, debs: Sequence[Path], root: Path) -> 
         "node": f"{WRAPPERS}/node",
         "node_path": NODE_PATH,
         "python_include": _python_include(root),
+        "python_config_include": _python_config_include(root, _python_include(root)),
         "loader": find_loader(root),
         "library_path": library_path(root),
         "entries": count,
