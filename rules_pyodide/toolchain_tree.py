@@ -55,7 +55,7 @@ NODE_PATH = "usr/share/nodejs"
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 LOCK_SUFFIX = ".lock.json"
 LOCK_FORMAT = 1
-TREE_FORMAT = 1
+TREE_FORMAT = 2
 _TIMEOUT_S = 120
 _CHUNK = 1 << 20
 # Candidate locations of the dynamic loader and of shared-library directories, relative to a tree's root
@@ -687,6 +687,35 @@ def patch_libnode(root: Path) -> list[str]:
     return patched
 
 
+# Source fixes applied to the unpacked tree: (file, text, replacement, why). Each text must occur exactly once where
+# the file has it; files without it are left alone.
+_SOURCE_PATCHES = (
+    (
+        f"{EMSCRIPTEN_ROOT}/tools/building.py",
+        "  cmd = [tool]\n",
+        "  cmd = [os.path.join(config.BINARYEN_ROOT, 'bin', tool)]\n",
+        "Debian's emscripten 3.1.6 runs binaryen's tools from PATH (the host's /usr/bin), not from BINARYEN_ROOT as "
+        "upstream and 3.1.69 do (upstream's get_binaryen_bin() would also warn that binaryen 108 is not 105)",
+    ),
+)
+
+
+def patch_sources(root: Path) -> list[str]:
+    """Applies `_SOURCE_PATCHES` to the tree; returns the files changed."""
+    changed: list[str] = []
+    for rel, old, new, _why in _SOURCE_PATCHES:
+        path = root / rel
+        if not path.is_file() or path.is_symlink():
+            continue
+        text = path.read_text(encoding="utf-8")
+        if text.count(old) > 1:
+            raise TreeError(f"{path}: {old.strip()!r} occurs {text.count(old)} times; the patch expects one")
+        if old in text:
+            path.write_text(text.replace(old, new), encoding="utf-8")
+            changed.append(rel)
+    return changed
+
+
 def wrapper_script(
     name: str,
     program: str,
@@ -727,12 +756,15 @@ def wrapper_script(
     return "\n".join(lines) + "\n"
 
 
-def write_wrappers(root: Path, owners: dict[str, list[str]]) -> dict[str, str]:
-    """Writes a wrapper for every LLVM program and every binaryen/nodejs program; returns name -> program."""
+def write_wrappers(root: Path, owners: dict[str, list[str]], node_patched: bool = False) -> dict[str, str]:
+    """Writes a wrapper for every LLVM program and every binaryen/nodejs program; returns name -> program.
+
+    With `node_patched` (see `patch_libnode`), node's wrapper opens the tree's builtins directory for it.
+    """
     loader = find_loader(root)
     libs = library_path(root)
     programs: dict[str, tuple[str, list[str], list[tuple[str, str]]]] = {}
-    node_fd = (_NODEJS_FD, NODE_PATH) if patch_libnode(root) else None
+    node_fd = (_NODEJS_FD, NODE_PATH) if node_patched else None
     for llvm in llvm_dirs(root):
         resource = clang_resource_dir(root, llvm)
         bindir = root / llvm / "bin"
@@ -841,7 +873,9 @@ def assemble(lock: Lock, lock_sha256: str, debs: Sequence[Path], root: Path) -> 
         owners[deb.package] = extract_deb(path, root)
         if i % 10 == 0 or i == len(debs):
             _progress(f"  extracted {i}/{len(debs)} debs ({time.monotonic() - start:.0f} s)")
-    write_wrappers(root, owners)
+    patched = patch_sources(root)
+    node_patched = patch_libnode(root)
+    write_wrappers(root, owners, bool(node_patched))
     (root / CONFIG).write_text(emscripten_config(), encoding="utf-8")
     os.chmod(root / CONFIG, 0o644)
     os.chmod(root, 0o755)
@@ -869,6 +903,7 @@ def assemble(lock: Lock, lock_sha256: str, debs: Sequence[Path], root: Path) -> 
         "loader": find_loader(root),
         "library_path": library_path(root),
         "entries": count,
+        "patched": sorted(patched + node_patched),
         "tree_digest": digest,
     }
     return manifest

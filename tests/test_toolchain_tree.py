@@ -357,6 +357,18 @@ def test_patch_libnode_keeps_the_length(tmp_path: Path) -> None:
     assert b"\0/proc/self/fd/9///acorn/dist/acorn.js\0" in patched
 
 
+def test_patch_sources_points_emscripten_3_1_6_at_binaryen_root(tmp_path: Path) -> None:
+    building = tmp_path / tt.EMSCRIPTEN_ROOT / "tools" / "building.py"
+    building.parent.mkdir(parents=True)
+    building.write_text("def run_binaryen_command(tool):\n  cmd = [tool]\n  return cmd\n")
+    assert tt.patch_sources(tmp_path) == [f"{tt.EMSCRIPTEN_ROOT}/tools/building.py"]
+    assert "  cmd = [os.path.join(config.BINARYEN_ROOT, 'bin', tool)]\n" in building.read_text()
+    assert tt.patch_sources(tmp_path) == []  # 3.1.69 already has it: nothing to do
+    building.write_text("  cmd = [tool]\n  cmd = [tool]\n")
+    with pytest.raises(tt.TreeError, match="occurs 2 times"):
+        tt.patch_sources(tmp_path)
+
+
 def test_config_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     text = tt.emscripten_config()
     assert "/root" not in text and str(tmp_path) not in text
@@ -474,8 +486,16 @@ HOST_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 
 
 def emcc(tree: Path, *args: str, cwd: Path) -> None:
-    env = dict(os.environ, EM_CONFIG=str(tree / tt.CONFIG))
-    subprocess.run([HOST_PYTHON, str(tree / tt.EMSCRIPTEN_ROOT / "emcc.py"), *args], cwd=cwd, env=env, check=True)
+    # PATH holds only python3: every tool must come from the tree (Debian's 3.1.6 looked binaryen up in PATH).
+    bindir = cwd / "path"
+    if not bindir.is_dir():
+        bindir.mkdir()
+        (bindir / "python3").symlink_to(HOST_PYTHON)
+    env = dict(os.environ, EM_CONFIG=str(tree / tt.CONFIG), PATH=str(bindir))
+    cmd = [HOST_PYTHON, str(tree / tt.EMSCRIPTEN_ROOT / "emcc.py"), *args]
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr, proc.stderr  # e.g. -Wversion-check, which -Werror would turn into an error
 
 
 def assert_side_module(path: Path) -> None:
@@ -489,6 +509,7 @@ def test_real_tree_builds_a_side_module(tmp_path: Path, version: str) -> None:
     tree, lock = built_tree(version)
     manifest = json.loads((tree / tt.MANIFEST).read_text())
     assert manifest["emscripten_version"] == version
+    assert manifest["format"] == tt.TREE_FORMAT
     assert (tree / manifest["python_include"] / "Python.h").is_file()
     (tmp_path / "m.c").write_text(C_SOURCE)
     emcc(tree, "-O2", "-fPIC", "-c", "m.c", "-o", "m.o", cwd=tmp_path)
