@@ -2,11 +2,14 @@
 
 Unit tests use tiny fake .debs (made with `dpkg-deb -b`, or by hand for malformed ones) served from a `file://`
 mirror: no network. `test_real_tree_*` compile side modules with the pinned trees of toolchains/trees/ when they are
-built in the cache (tools/setup.sh builds them); they skip when not, except under CI=true, where they fail.
+built in the cache (tools/setup.sh builds them), with PATH holding only python3, load them with ctypes in the real
+Pyodide each tree serves (0.21.3, 0.29.5) and check the tree is unchanged afterwards; they skip when the trees are
+not built, except under CI=true, where they fail.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -18,6 +21,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from pyodide_runner import run_in_pyodide
 
 from rules_pyodide import toolchain_tree as tt
 
@@ -504,6 +508,23 @@ def assert_side_module(path: Path) -> None:
     assert b"dylink.0" in data or b"dylink" in data, f"{path} is not a side module"
 
 
+def load_in_pyodide(runtime: str, libraries: dict[str, Path], calls: str) -> object:
+    """Writes the side modules into a real Pyodide's file system, dlopens them with ctypes and evaluates `calls`."""
+    code = "import base64, ctypes\n"
+    for name, path in libraries.items():
+        data = base64.b64encode(path.read_bytes()).decode()
+        code += (
+            f"open('/tmp/{name}.so', 'wb').write(base64.b64decode({data!r}))\n{name} = ctypes.CDLL('/tmp/{name}.so')\n"
+        )
+    return run_in_pyodide(runtime, [], code + calls).result
+
+
+# The runtime each tree's side modules are loaded into (same libc ABI: 0.21.3 for 3.1.6, see platform notes).
+RUNTIME_OF_TREE = {"3.1.6": "0.21.3", "3.1.69": "0.29.5"}
+TWICE = "m.twice.restype = ctypes.c_longlong\nm.twice.argtypes = [ctypes.c_longlong]\n"
+
+
+@pytest.mark.pyodide
 @pytest.mark.parametrize("version", ["3.1.6", "3.1.69"])
 def test_real_tree_builds_a_side_module(tmp_path: Path, version: str) -> None:
     tree, lock = built_tree(version)
@@ -521,7 +542,18 @@ def test_real_tree_builds_a_side_module(tmp_path: Path, version: str) -> None:
         emcc(tree, "-O2", "-fPIC", *flags, "-c", "e.cpp", "-o", "e.o", cwd=tmp_path)
         emcc(tree, "e.o", "-sSIDE_MODULE=1", "-sWASM_BIGINT", "-O2", *flags, "-o", "e.so", cwd=tmp_path)
         assert_side_module(tmp_path / "e.so")
-        assert b"catches" in (tmp_path / "e.so").read_bytes()
+        libraries = {"m": tmp_path / "m.so", "e": tmp_path / "e.so"}
+        result = load_in_pyodide(
+            RUNTIME_OF_TREE[version],
+            libraries,
+            TWICE + "[m.add(2, 3), m.twice(1 << 40), " "e.catches(0), e.catches(1)]",
+        )
+        assert result == [5, 2 << 40, 0, 42]  # i64 through WASM_BIGINT; a C++ exception thrown and caught
+    else:
+        result = load_in_pyodide(
+            RUNTIME_OF_TREE[version], {"m": tmp_path / "m.so"}, TWICE + "[m.add(2, 3), m.twice(1 << 40)]"
+        )
+        assert result == [5, 2 << 40]
     # A program: runs the JS compiler and the tree's node; the compiler leaves the tree unchanged.
     (tmp_path / "h.c").write_text('#include <stdio.h>\nint main(void) { printf("hi %d\\n", (int)sizeof(long)); }\n')
     emcc(tree, "-O2", "h.c", "-o", "h.js", cwd=tmp_path)
