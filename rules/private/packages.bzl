@@ -16,7 +16,8 @@ Recipes tagged `slow` (`package.tag`, e.g. numpy: minutes of compiling) are left
 integration tests build from scratch in fresh workspaces; their targets and `<name>_test` are unchanged (so
 `bazel test //...` builds and tests them once). A recipe that requires a slow one must be tagged `slow` as well.
 
-`<out>_<profile>` (pyodide_profile_dist) is `<all>` built for that profile, for every profile of the table.
+`<out>_<profile>` (pyodide_profile_dist) is `<all>` built for that profile, for every profile of the table; that of
+the default profile is an alias of `<all>` (so under another `--//:pyodide` it follows the flag).
 
 `<name>_test` (pyodide_import_test) loads the package through our index in real Pyodide and imports its
 `test/imports`: pure-Python packages in the table's `PURE_TEST_RUNTIMES` (the oldest, `<name>_test`, and the newest,
@@ -28,7 +29,7 @@ is not an input of the build, so editing it reruns the test only.
 """
 
 load("@bazel_skylib//lib:paths.bzl", "paths")
-load("@rules_pyodide_table//:table.bzl", "PROFILES", "PURE_TEST_RUNTIMES")
+load("@rules_pyodide_table//:table.bzl", "DEFAULT_PROFILE", "PROFILES", "PURE_TEST_RUNTIMES")
 load("//toolchains:profile.bzl", "profile_setting")
 load(":dist.bzl", "pyodide_dist")
 load(":emcc_build.bzl", "pyodide_emcc_build")
@@ -222,8 +223,13 @@ def pyodide_packages(recipes, name = "all", out = "dist"):
             pyodide_versions = [PROFILE] if r.get("compiled") else PURE_TEST_RUNTIMES,
         )
 
-    # `dist_<profile>`: the package directory of every profile, side by side (see profile_dist.bzl).
+    # `dist_<profile>`: the package directory of every profile, side by side (see profile_dist.bzl). The default
+    # profile's is `<all>` itself: Bazel 4 gives even a transition to the value a flag already has its own output
+    # directory, which would build every package twice.
     for profile in PROFILES:
+        if profile == DEFAULT_PROFILE:
+            native.alias(name = "{}_{}".format(out, profile), actual = ":" + name, visibility = ["//visibility:public"])
+            continue
         pyodide_profile_dist(
             name = "{}_{}".format(out, profile),
             dist = ":" + name,
