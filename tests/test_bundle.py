@@ -3,24 +3,19 @@ and MarkupSafe's C extension) in Pyodide 0.21.3, its bad-input errors, and the e
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import json
-import mimetypes
 import shutil
 import subprocess
 import sys
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyodide_runner import runtime_dir
 from recipes_dist import recipes_dist
 
-from rules_pyodide import bundle
+from rules_pyodide import bundle, run, serve
 
 pytestmark = [pytest.mark.pyodide, pytest.mark.bazel]
 
@@ -137,51 +132,96 @@ def test_used_files_keep_plain_libraries_and_imported_extensions() -> None:
 # --- the example page in Chromium -----------------------------------------------------------------------------------
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+def _site(tmp: Path, name: str) -> Path:
+    site = tmp / name
+    site.mkdir()
+    for file in ("index.html", "page.js"):
+        shutil.copy(REPO / "examples" / "browser_app" / file, site / file)
+    shutil.copy(REPO / "js" / "load_file_package.js", site / "load_file_package.js")
+    (site / "pyodide").mkdir()
+    return site
 
 
-@contextlib.contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    """An HTTP server for `directory` on 127.0.0.1 and a free port, stopped on exit; yields its base URL."""
-    mimetypes.add_type("application/wasm", ".wasm")  # WebAssembly.instantiateStreaming needs it
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+def packages_site(tmp: Path, dist: Path) -> Path:
+    """(a) The app and the runtime with the dist's packages in its index: the page loads them with loadPackage."""
+    site = _site(tmp, "packages")
+    runtime = run.find_runtime(VERSION, None)
+    index = run.merged_index(runtime, run.dist_fragments(dist, runtime.index_file))
+    run.make_index_dir(runtime, dist, index, site / "pyodide")
+    shutil.copy(APP, site / "app.py")
+    return site
 
 
-def test_browser_page_runs_the_bundled_app_in_chromium(
-    built: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+def bundle_site(tmp: Path, out: Path) -> Path:
+    """(b) The bundle, and the runtime with the bundle's trimmed standard library in place of its own."""
+    site = _site(tmp, "bundle")
+    bundle.overlay_runtime(runtime_dir(VERSION), out / "runtime", site / "pyodide")
+    (site / "bundle").symlink_to(out)
+    return site
+
+
+def open_page(url: str) -> dict[str, Any]:
+    driver = REPO / "tests" / "fixtures" / "js" / "browser_page.js"
+    proc = subprocess.run(
+        ["node", str(driver), url, "120000"], capture_output=True, text=True, timeout=180, check=False
+    )
+    report: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["state"] == "done", report
+    return report
+
+
+def wire_bytes(report: dict[str, Any], base: str) -> dict[str, int]:
+    """Bytes received per file of the site (path relative to it), from the page's network log."""
+    files: dict[str, int] = {}
+    for entry in report["network"]:
+        assert entry["status"] == 200, entry
+        assert entry["url"].startswith(base), entry
+        name = entry["url"][len(base) :].split("?")[0]
+        files[name] = files.get(name, 0) + int(entry["bytes"])
+    return files
+
+
+def wire_table(a: dict[str, int], b: dict[str, int], first_output: tuple[float, float]) -> str:
+    """Markdown table: per file, bytes on the wire with (a) loadPackage and (b) the bundle; totals; first output."""
+    kib = lambda n: f"{n / 1024:,.1f} KiB" if n else "-"  # noqa: E731
+    lines = ["| file | (a) loadPackage | (b) bundle |", "|---|---:|---:|"]
+    for name in sorted(set(a) | set(b)):
+        lines.append(f"| {name} | {kib(a.get(name, 0))} | {kib(b.get(name, 0))} |")
+    total_a, total_b = sum(a.values()), sum(b.values())
+    lines.append(f"| **total** | **{kib(total_a)}** | **{kib(total_b)}** ({1 - total_b / total_a:.0%} smaller) |")
+    lines.append(f"| time to first output | {first_output[0]:,.0f} ms | {first_output[1]:,.0f} ms |")
+    return "\n".join(lines)
+
+
+def test_browser_page_bundle_cuts_the_whole_download_in_chromium(
+    built: tuple[Path, subprocess.CompletedProcess[str]], dist: Path, tmp_path: Path
 ) -> None:
     assert shutil.which("chromium"), "chromium is not installed; run `make setup`"
     out, _ = built
-    site = tmp_path / "site"
-    site.mkdir()
-    for name in ("index.html", "page.js"):
-        shutil.copy(REPO / "examples" / "browser_app" / name, site / name)
-    shutil.copy(REPO / "js" / "load_file_package.js", site / "load_file_package.js")
-    (site / "pyodide").symlink_to(runtime_dir(VERSION))
-    (site / "bundle").symlink_to(out)
-    driver = REPO / "tests" / "fixtures" / "js" / "browser_page.js"
-    with serve(site) as url:
-        proc = subprocess.run(
-            ["node", str(driver), url + "index.html", "120000"],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["state"] == "done", report
-    expected = json.loads((out / "bundle.json").read_text())["expected_stdout"]
-    assert report["output"] == expected
-    assert report["timings"].startswith(
-        f"{len(json.loads((out / 'bundle.json').read_text())['files'])} files, 1 shared"
-    )
+    manifest = json.loads((out / "bundle.json").read_text())
+    reports = {}
+    for name, site in (("a", packages_site(tmp_path, dist)), ("b", bundle_site(tmp_path, out))):
+        with serve.serve(site) as url:
+            query = "?mode=packages" if name == "a" else ""
+            reports[name] = open_page(url + "index.html" + query)
+            reports[name]["files"] = wire_bytes(reports[name], url)
+    a, b = reports["a"], reports["b"]
+    # the same output both ways, and the trace run's
+    assert a["output"] == b["output"] == manifest["expected_stdout"]
+    assert b["timings"].startswith(f"{len(manifest['files'])} files, 1 shared")
+    assert "packages arrow, attrs, distutils, idna, markupsafe" in a["timings"]
+    # served compressed on both sides, with the right types
+    for report in (a, b):
+        by_name = {e["url"].rsplit("/", 1)[-1]: e for e in report["network"]}
+        assert by_name["pyodide.asm.wasm"]["mimeType"] == "application/wasm"
+        for file in ("pyodide.asm.wasm", "pyodide.asm.js", "pyodide.asm.data"):
+            assert by_name[file]["encoding"] == "gzip", by_name[file]
+    # (a) fetches the whole stdlib and the wheels; (b) the trimmed stdlib and the bundle, not distutils
+    assert "pyodide/distutils.tar" in a["files"] and "pyodide/distutils.tar" not in b["files"]
+    assert "pyodide/arrow-1.3.0-py3-none-any.whl" in a["files"]
+    assert {"bundle/bundle.data", "bundle/bundle.js", "bundle/app.py"} <= set(b["files"])
+    assert b["files"]["pyodide/pyodide.asm.data"] < 0.4 * a["files"]["pyodide/pyodide.asm.data"]
+    table = wire_table(a["files"], b["files"], (a["firstOutputMs"], b["firstOutputMs"]))
+    print(f"\nChromium, gzip transfer, Pyodide {VERSION}:\n{table}")
+    total_a, total_b = sum(a["files"].values()), sum(b["files"].values())
+    assert total_b <= 0.6 * total_a, table  # the whole page download is at least 40 % smaller
