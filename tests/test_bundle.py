@@ -183,7 +183,10 @@ def wire_bytes(report: dict[str, Any], base: str) -> dict[str, int]:
 
 def wire_table(a: dict[str, int], b: dict[str, int], first_output: tuple[float, float]) -> str:
     """Markdown table: per file, bytes on the wire with (a) loadPackage and (b) the bundle; totals; first output."""
-    kib = lambda n: f"{n / 1024:,.1f} KiB" if n else "-"  # noqa: E731
+
+    def kib(n: int) -> str:
+        return f"{n / 1024:,.1f} KiB" if n else "-"
+
     lines = ["| file | (a) loadPackage | (b) bundle |", "|---|---:|---:|"]
     for name in sorted(set(a) | set(b)):
         lines.append(f"| {name} | {kib(a.get(name, 0))} | {kib(b.get(name, 0))} |")
