@@ -367,6 +367,8 @@ def bundle(
         index = run.merged_index(runtime, run.dist_fragments(dist, runtime.index_file))
         requested, _ = run.resolve_packages(index, packages)
         std = None if full_stdlib else stdlib.read(runtime.directory, runtime.version, str(index["info"]["python"]))
+        if std is not None:
+            stdlib.kept_modules(std, keep_stdlib)  # a bad name fails before the trace
     except (run.RunError, stdlib.StdlibError) as err:
         raise BundleError(str(err)) from err
     except KeyError as err:

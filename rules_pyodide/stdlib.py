@@ -175,18 +175,22 @@ def _read_tar(path: Path, root: str, where: str) -> dict[str, bytes]:
     return files
 
 
-def used(stdlib: Stdlib, module_files: Iterable[str], reads: Iterable[str], keep: Sequence[str] = ()) -> set[str]:
-    """The stdlib files an app uses: its modules' files, the files read, their packages' `__init__.py`, and the
-    modules named in `keep` (dotted names; a package keeps all its submodules)."""
-    chosen = {p for p in [*module_files, *reads] if p in stdlib.files}
+def kept_modules(stdlib: Stdlib, keep: Sequence[str]) -> set[str]:
+    """The files of the modules named in `keep` (dotted names; a package with all its submodules)."""
+    chosen: set[str] = set()
     for name in keep:
         base = f"{stdlib.root}/{name.replace('.', '/')}"
         found = {p for p in stdlib.files if p == base + ".py" or p.startswith(base + "/")}
         if not found:
-            raise StdlibError(
-                f"--keep-stdlib {name}: no such module in the standard library of Pyodide {stdlib.version}"
-            )
+            raise StdlibError(f"--keep-stdlib {name}: not a module of Pyodide {stdlib.version}'s standard library")
         chosen |= found
+    return chosen
+
+
+def used(stdlib: Stdlib, module_files: Iterable[str], reads: Iterable[str], keep: Sequence[str] = ()) -> set[str]:
+    """The stdlib files an app uses: its modules' files, the files read, their packages' `__init__.py`, and the
+    modules named in `keep` (kept_modules)."""
+    chosen = {p for p in [*module_files, *reads] if p in stdlib.files} | kept_modules(stdlib, keep)
     for path in list(chosen):
         parent = posixpath.dirname(path)
         while parent.startswith(stdlib.root + "/"):

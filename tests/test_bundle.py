@@ -3,10 +3,13 @@ and MarkupSafe's C extension) in Pyodide 0.21.3, its bad-input errors, and the e
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,7 @@ import pytest
 from pyodide_runner import runtime_dir
 from recipes_dist import recipes_dist
 
-from rules_pyodide import bundle, run, serve
+from rules_pyodide import bundle, run, serve, stdlib
 
 pytestmark = [pytest.mark.pyodide, pytest.mark.bazel]
 
@@ -64,8 +67,26 @@ def test_bundle_of_a_real_app_is_smaller_and_validated(built: tuple[Path, subpro
     with zipfile.ZipFile(out / "bundle.zip") as zf:
         assert sorted("/" + n for n in zf.namelist()) == manifest["files"]
     assert (out / "app.py").read_bytes() == APP.read_bytes()
+    # the standard library: 0.21's own file package, trimmed, replaces pyodide.asm.js + pyodide.asm.data
+    std = manifest["stdlib"]
+    assert std["kind"] == "file_package" and std["root"] == "/lib/python3.10"
+    assert std["runtime_files"] == ["pyodide.asm.js", "pyodide.asm.data"]
+    assert sorted(p.name for p in (out / "runtime").iterdir()) == ["pyodide.asm.data", "pyodide.asm.js"]
+    assert std["no_longer_fetched"] == ["distutils.tar"]  # the app uses no distutils: fullStdLib: false
+    assert std["files"] == sorted(std["files"])
+    # what the runtime imports at start-up, what the packages and the app import
+    for module in ("encodings/utf_8.py", "tarfile.py", "datetime.py", "json/__init__.py", "calendar.py"):
+        assert f"/lib/python3.10/{module}" in std["files"], module
+    assert not [f for f in std["files"] if "/distutils/" in f or "/unittest/" in f or "pydoc_data" in f]
+    assert len(std["files"]) < 0.3 * std["files_before"]
+    assert std["gzip_after"] < 0.3 * std["gzip_before"], std
+    # the trimmed archive holds exactly the kept files, with the runtime's bytes
+    trimmed = stdlib.read(out / "runtime", VERSION, "3.10.2")
+    original = stdlib.read(runtime_dir(VERSION), VERSION, "3.10.2")
+    assert sorted(trimmed.files) == std["files"]
+    assert all(trimmed.files[f] == original.files[f] for f in std["files"])
     # the report: one row per package, the total, and the load-time breakdown of both runs
-    for text in ("gzip before", "markupsafe", "total", "load time", "trace (packages from the dist)", "bundle"):
+    for text in ("gzip before", "markupsafe", "total", "stdlib (pyodide.asm.data, distutils.tar)", "load time"):
         assert text in proc.stdout
 
 
@@ -93,6 +114,85 @@ def test_filter_that_removes_a_needed_file_fails_validation_naming_it(dist: Path
     assert not out.exists()
 
 
+STDLIB_MISSED = REPO / "tests" / "fixtures" / "bundle" / "stdlib_missed.py"
+RUNTIMES = ["0.21.3", "0.23.4", "0.26.4", "0.29.5", "314.0.7"]
+
+
+@pytest.mark.parametrize("version", RUNTIMES)
+def test_stdlib_module_the_trace_missed_fails_validation_naming_it(dist: Path, tmp_path: Path, version: str) -> None:
+    out = tmp_path / "out"
+    proc = cli(STDLIB_MISSED, "--dist", dist, "--pyodide", version, "--output", out)
+    assert proc.returncode == 1, proc.stderr
+    message = proc.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: validation run from the bundle failed: ModuleNotFoundError:"), message
+    assert message.endswith(
+        f"stdlib module 'colorsys' ({stdlib_root(version)}/colorsys.py) is in Pyodide {version}'s standard library "
+        "but not in the bundle's: the trace run did not import it (keep it with --keep-stdlib colorsys)"
+    ), message
+    assert not out.exists()
+    # keeping it makes the bundle work in every runtime, from its trimmed stdlib alone
+    proc = cli(STDLIB_MISSED, "--dist", dist, "--pyodide", version, "--output", out, "--keep-stdlib", "colorsys")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "bundle.json").read_text())
+    std = manifest["stdlib"]
+    assert f"{stdlib_root(version)}/colorsys.py" in std["files"]
+    assert manifest["expected_stdout"] == "same output\n"
+    assert len(std["files"]) < 0.4 * std["files_before"], std
+    if version == "0.21.3":
+        assert std["kind"] == "file_package"
+        return
+    assert std["kind"] == "zip" and std["runtime_files"] == ["python_stdlib.zip"]
+    with zipfile.ZipFile(out / "runtime" / "python_stdlib.zip") as zf:
+        infos = zf.infolist()
+    names = [i.filename for i in infos]
+    assert names == sorted(names)
+    assert sorted(n for n in names if not n.endswith("/")) == sorted(f.split(".zip/", 1)[1] for f in std["files"])
+    assert {i.date_time for i in infos} == {stdlib.ZIP_DATE}
+    assert {i.compress_type for i in infos} == {zipfile.ZIP_STORED}
+
+
+def stdlib_root(version: str) -> str:
+    return (
+        "/lib/python3.10"
+        if version == "0.21.3"
+        else {
+            "0.23.4": "/lib/python311.zip",
+            "0.26.4": "/lib/python312.zip",
+            "0.29.5": "/lib/python313.zip",
+            "314.0.7": "/lib/python314.zip",
+        }[version]
+    )
+
+
+def test_filter_can_remove_stdlib_modules_and_validation_names_them(dist: Path, tmp_path: Path) -> None:
+    filters = tmp_path / "filters.yaml"
+    filters.write_text("packages:\n  stdlib:\n    exclude: ['calendar.py']\n")
+    proc = cli(APP, "--dist", dist, "--pyodide", VERSION, "--output", tmp_path / "out", "--filters", filters)
+    assert proc.returncode == 1, proc.stderr
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .endswith("stdlib module 'calendar' (/lib/python3.10/calendar.py) was removed by filter pattern 'calendar.py'")
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_runtime_without_a_known_stdlib_layout_is_refused_naming_it(tmp_path: Path) -> None:
+    fake = tmp_path / "runtime"
+    fake.mkdir()
+    (fake / "pyodide.asm.wasm").write_bytes(b"")
+    with pytest.raises(stdlib.StdlibError) as err:
+        stdlib.read(fake, "0.99.0", "3.99.1")
+    assert str(err.value) == (
+        f"Pyodide 0.99.0 ({fake}): neither python_stdlib.zip nor pyodide.asm.data + pyodide.asm.js: "
+        "do not know where this runtime keeps its standard library, so it cannot be trimmed"
+    )
+    (fake / "pyodide.asm.js").write_text("var x = 1;")
+    (fake / "pyodide.asm.data").write_bytes(b"")
+    with pytest.raises(stdlib.StdlibError, match=r"Pyodide 0\.99\.0: .*pyodide\.asm\.js: expected exactly one"):
+        stdlib.read(fake, "0.99.0", "3.99.1")
+
+
 def test_bad_arguments_and_filter_files(dist: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("packages:\n  arrow:\n    exclude: arrow/locales.py\n")
@@ -103,6 +203,9 @@ def test_bad_arguments_and_filter_files(dist: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2 and "missing.py: the app is not a file" in proc.stderr
     proc = cli(APP, "--dist", dist, "--pyodide", VERSION, "--output", tmp_path / "o", "--package", "nope")
     assert proc.returncode == 2 and "--package nope: not in the dist" in proc.stderr
+    proc = cli(APP, "--dist", dist, "--pyodide", VERSION, "--output", tmp_path / "o", "--keep-stdlib", "nope.x")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: --keep-stdlib nope.x: not a module of Pyodide 0.21.3's standard library"
     assert not (tmp_path / "o").exists()
 
 
@@ -127,6 +230,27 @@ def test_used_files_keep_plain_libraries_and_imported_extensions() -> None:
         "/s/p/_a.cpython-310-wasm32-emscripten.so",
         "/usr/lib/libz.so",
     ]
+
+
+def test_server_sends_gzip_with_the_right_types_and_refuses_dotdot(tmp_path: Path) -> None:
+    (tmp_path / "m.wasm").write_bytes(b"\0asm" + b"\1" * 4000)
+    (tmp_path / "tiny.js").write_text("x")
+    assert serve.accepts_gzip("gzip, deflate, br") and serve.accepts_gzip("*")
+    assert not serve.accepts_gzip("gzip;q=0") and not serve.accepts_gzip("br") and not serve.accepts_gzip(None)
+    with serve.serve(tmp_path) as url:
+        request = urllib.request.Request(url + "m.wasm", headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request) as response:
+            assert response.headers["Content-Type"] == "application/wasm"
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert gzip.decompress(response.read()) == (tmp_path / "m.wasm").read_bytes()
+        with urllib.request.urlopen(url + "m.wasm") as response:  # no Accept-Encoding: identity
+            assert response.headers["Content-Encoding"] is None and response.read()[:4] == b"\0asm"
+        request = urllib.request.Request(url + "tiny.js", headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request) as response:  # gzip would be larger: sent as is
+            assert response.headers["Content-Encoding"] is None and response.read() == b"x"
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(url + "a/%2e%2e/m.wasm")
+        assert err.value.code == 404
 
 
 # --- the example page in Chromium -----------------------------------------------------------------------------------
