@@ -151,6 +151,22 @@ def test_stdlib_module_the_trace_missed_fails_validation_naming_it(dist: Path, t
     assert {i.compress_type for i in infos} == {zipfile.ZIP_STORED}
 
 
+def test_app_using_only_the_stdlib_and_distutils_in_0_21(dist: Path, tmp_path: Path) -> None:
+    """0.21 loads distutils.tar at start-up; the bundle's runtime starts without it (fullStdLib: false), so the
+    distutils files the app uses move into the trimmed stdlib archive. No package file is used: no bundle.js."""
+    app = tmp_path / "app.py"
+    app.write_text('import distutils.version\nprint(distutils.version.LooseVersion("1.2") < "1.10")\n')
+    out = tmp_path / "out"
+    proc = cli(app, "--dist", dist, "--pyodide", VERSION, "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "bundle.json").read_text())
+    assert manifest["expected_stdout"] == "True\n"
+    assert manifest["js"] is None and manifest["files"] == [] and not (out / "bundle.js").exists()
+    distutils = [f for f in manifest["stdlib"]["files"] if "/distutils/" in f]
+    assert distutils == ["/lib/python3.10/distutils/__init__.py", "/lib/python3.10/distutils/version.py"]
+    assert manifest["stdlib"]["no_longer_fetched"] == ["distutils.tar"]
+
+
 def stdlib_root(version: str) -> str:
     return (
         "/lib/python3.10"
