@@ -82,8 +82,6 @@ class TraceReport:
     timings: Mapping[str, float]
     module_files: tuple[str, ...] = ()
     """The `__file__` of every module in `sys.modules` after the app."""
-    runtime_packages: tuple[str, ...] = ()
-    """Packages the runtime loaded on its own at start-up (0.21: distutils)."""
 
 
 def run_trace(
@@ -117,7 +115,6 @@ def run_trace(
         extension_modules=tuple(report.get("extensionModules") or ()),
         timings={str(k): float(v) for k, v in (report.get("timings") or {}).items()},
         module_files=tuple(report.get("moduleFiles") or ()),
-        runtime_packages=tuple(report.get("runtimePackages") or ()),
     )
 
 
@@ -275,13 +272,8 @@ def _missing_message(trace_used: Sequence[str], bundled: set[str], report: pack_
     return "; ".join(lines)
 
 
-@dataclass(frozen=True)
-class TrimmedStdlib:
-    """The standard library the bundle ships: which files it keeps of the runtime's, and the table row."""
-
-    stdlib: stdlib.Stdlib
-    kept: list[str]
-    row: PackageRow
+STDLIB = "stdlib"
+"""The name of the standard library in the report and in filter files."""
 
 
 def trim_stdlib(
@@ -297,10 +289,6 @@ def trim_stdlib(
     return [f"{std.root}/{rel}" for rel in kept]
 
 
-STDLIB = "stdlib"
-"""The name of the standard library in the report and in filter files."""
-
-
 def _stdlib_hint(error: str, std: stdlib.Stdlib, kept: set[str], report: pack_filter.FilterReport) -> str:
     """Names the trimmed stdlib module behind a validation run's ModuleNotFoundError, if that is what it was."""
     found = re.search(r"(?:No module named|The module) '([\w.]+)'", error)
@@ -313,9 +301,10 @@ def _stdlib_hint(error: str, std: stdlib.Stdlib, kept: set[str], report: pack_fi
         files = [f for f in stdlib.module_of(std, module) if f not in kept]
         if not files:
             continue
-        removed = report.removed_by(std.rel(files[0]))
-        if removed is not None:
-            return f"; stdlib module {module!r} ({files[0]}) was removed by filter pattern {removed[1]!r}"
+        removed_by = report.packages[STDLIB].removed if STDLIB in report.packages else {}
+        pattern = next((p for p, rels in sorted(removed_by.items()) if std.rel(files[0]) in rels), None)
+        if pattern is not None:
+            return f"; stdlib module {module!r} ({files[0]}) was removed by filter pattern {pattern!r}"
         return (
             f"; stdlib module {module!r} ({files[0]}) is in Pyodide {std.version}'s standard library but not in the "
             f"bundle's: the trace run did not import it (keep it with --keep-stdlib {module})"

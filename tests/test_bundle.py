@@ -165,6 +165,13 @@ def test_app_using_only_the_stdlib_and_distutils_in_0_21(dist: Path, tmp_path: P
     distutils = [f for f in manifest["stdlib"]["files"] if "/distutils/" in f]
     assert distutils == ["/lib/python3.10/distutils/__init__.py", "/lib/python3.10/distutils/version.py"]
     assert manifest["stdlib"]["no_longer_fetched"] == ["distutils.tar"]
+    # deterministic: a second run in another directory writes the same bytes
+    again = tmp_path / "elsewhere" / "out"
+    assert cli(app, "--dist", dist, "--pyodide", VERSION, "--output", again).returncode == 0
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert Path("runtime/pyodide.asm.data") in files
+    assert all((out / f).read_bytes() == (again / f).read_bytes() for f in files)
 
 
 def stdlib_root(version: str) -> str:
