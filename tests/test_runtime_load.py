@@ -31,6 +31,8 @@ from pyodide_runner import (
     site_packages,
 )
 
+from rules_pyodide.toolchain_tree import tree_path
+
 pytestmark = pytest.mark.pyodide
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -283,7 +285,6 @@ def test_c_extension_imports(version: str, lz4: bool, built: dict[str, Path], tm
     code = """
 import _rpdemo
 
-from rules_pyodide.toolchain_tree import tree_path
 try:
     _rpdemo.sum_squares([1, "2"])
     type_error = None
