@@ -106,11 +106,11 @@ def test_missing_toolchain_tree_says_how_to_get_one(ws: Workspace) -> None:
     other = Workspace(ws.root, ws.output_base, env)
     try:
         err = other.fails("build", "//packages:markupsafe")
-        assert ws.spawns("//packages:six") == []  # pure-Python packages never need the toolchain
     finally:
         other.bazel("shutdown", check=False)  # the next command refetches with the default environment
     assert "no Emscripten toolchain: toolchain tree emscripten-3.1.6 is missing" in err
     assert "/nonexistent/toolchains/emscripten-3.1.6-" in err and "run `make setup`" in err
+    assert ws.spawns("//packages:six") == []  # pure-Python packages never need the toolchain
 
 
 def _register_first(ws: Workspace, repository: str) -> str:
