@@ -102,6 +102,7 @@ def test_missing_library_names_it(ws: Workspace) -> None:
 
 
 def test_missing_toolchain_tree_says_how_to_get_one(ws: Workspace) -> None:
+    ws.bazel("build", "//packages:six")
     env = dict(ws.env, RULES_PYODIDE_TOOLCHAINS="/nonexistent/toolchains")
     other = Workspace(ws.root, ws.output_base, env)
     try:
@@ -133,7 +134,8 @@ def test_a_users_own_emscripten_of_the_wrong_version_is_refused(ws: Workspace, t
     for tool in ("clang", "clang++", "wasm-ld", "llvm-ar", "llvm-nm", "wasm-opt"):
         (fake / "bin" / tool).write_text(_FORWARD_TOOL.format(target=TREE_TOOLS / tool))
         (fake / "bin" / tool).chmod(0o755)
-    original = _register_first(ws, f'emscripten_local(name = "my_emscripten", path = "{fake}/emscripten")')
+    load = 'load("//toolchains:emscripten_repository.bzl", "emscripten_local")\n\n'
+    original = _register_first(ws, load + f'emscripten_local(name = "my_emscripten", path = "{fake}/emscripten")')
     try:
         err = ws.fails("build", "//packages:markupsafe")
     finally:
