@@ -7,6 +7,7 @@
         whole_archive|SYM ...] [--script S | --script-file F] [--post S | --post-file F] [--backend-flags S]
         [--pkgdir DIR]
         [--library PREFIX ...] [--host-site DIR ...] [--depends N ...] [--imports M ...] [--unvendor-tests]
+        [--allow-pure]
         --log FILE --fragments DIR [--wheel OUT --site DIR --tests DIR] [--prefix DIR]
 
 Everything happens in one scratch directory next to the outputs, with no network (the Bazel action blocks it):
@@ -22,7 +23,9 @@ Everything happens in one scratch directory next to the outputs, with no network
    variables it exports are seen by the build that follows (as Pyodide's own build does).
 3. package: `pip wheel --no-build-isolation --no-index` (the package's own setup.py / PEP 517 backend), installed
    into a site-packages tree; every extension module is renamed from the host's EXT_SUFFIX to the profile's, and
-   must be a wasm module. Libraries: the script must have installed `lib/*.a` (static) or `lib/*.so` (shared).
+   must be a wasm module, and there must be one unless `--allow-pure` (the recipe was not known to compile: its
+   source could not be looked into). Libraries: the script must have installed `lib/*.a` (static) or `lib/*.so`
+   (shared).
 4. `build.post` runs in the source tree with $SITEPACKAGES (the installed tree) and $PKGDIR.
 5. package: tests unvendored, the wheel written again deterministically with the profile's tag; shared library: the
    `.so` files zipped (`<name>-<version>.zip`, installed by Pyodide into its dynlib directory); index fragments.
@@ -333,7 +336,7 @@ def _build_package(args: argparse.Namespace, scratch: Path, env: dict[str, str],
 
     host_suffix = str(sysconfig.get_config_var("EXT_SUFFIX"))
     modules = rename_extensions(site, host_suffix, args.ext_suffix, args.name)
-    if not modules:
+    if not modules and not args.allow_pure:
         raise BuildError(f"the build produced no extension module (*{host_suffix}); is this a compiled package?")
     post_env = {**env, "SITEPACKAGES": str(site)}
     run_script(args.post, src, post_env, log, "post", scratch)
@@ -418,6 +421,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--depends", action="append", default=[], help="a run requirement (repeat)")
     p.add_argument("--imports", action="append", default=[], help="a top-level import name (repeat)")
     p.add_argument("--unvendor-tests", action="store_true", help="move tests out of the package")
+    p.add_argument("--allow-pure", action="store_true", help="a package build may make no extension module")
     p.add_argument("--log", required=True, type=Path, help="the build log to write")
     p.add_argument("--fragments", required=True, type=Path, help="directory to create: index fragments")
     p.add_argument("--wheel", type=Path, help="package archive to write (wheel, or zip for a shared library)")

@@ -16,10 +16,15 @@ Besides the recipe fields, each entry has values derived here, where PEP 440/503
 file name, `<name>-<version>-py3-none-any.whl`), `archive` (the url's base name), `source_repo`, and `run`/`host`
 as directory names of the recipes they name.
 
-Compiled recipes (built by `pyodide_emcc_build` for the selected Pyodide profile instead of `pyodide_pure_build`):
-`compiled` is true when `build.type` is a library, a compile key is set (cflags, cxxflags, ldflags, script, post,
-cross-script, backend-flags, replace-libs, a non-default exports), a host requirement is a library recipe, or
-`package.tag` holds `compiled` (for a package whose own build compiles with nothing to configure). `libraries` are
+Compiled or pure is found out, not declared: `compiled` (built by `pyodide_emcc_build` for the selected Pyodide
+profile instead of `pyodide_pure_build`) is true when the recipe's source compiles anything (`kind`, see
+rules_pyodide.sdist_kind: the archive is read from `--distdir`, where `rules-pyodide fetch` puts it, after checking
+its digest; a `source.path` tree is read in place), or when the recipe itself says so: `build.type` is a library, a
+compile key is set (cflags, cxxflags, ldflags, script, post, cross-script, backend-flags, replace-libs, a
+non-default exports), or a host requirement is a library recipe. `package.tag: [compiled]` is still accepted and
+forces it, but is never needed. When the archive is not in the distdir (not fetched yet, or another digest), `kind`
+is `unknown` and the recipe takes the emcc path, as pyodide-build does for every recipe, with `allow_pure` (a build
+that makes no extension module is then not an error). `kind_reason` says why. `libraries` are
 the host requirements that are library recipes (compiled and linked against), `host` the others. A shared library
 in requirements.host must be in requirements.run too (it is loaded at run time), a static one must not.
 """
@@ -27,6 +32,7 @@ in requirements.host must be in requirements.run too (it is loaded at run time),
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -39,6 +45,7 @@ from packaging.version import InvalidVersion, Version
 
 from rules_pyodide.index import write_atomic
 from rules_pyodide.recipe import Recipe, RecipeError, load_recipes
+from rules_pyodide.sdist_kind import KindError, classify_archive, classify_tree
 
 DEFAULT_SOURCE_RULE = "@//rules/private:source_repository.bzl"
 # Build keys whose presence means the recipe needs a compiler (pyodide_emcc_build instead of pyodide_pure_build).
@@ -78,6 +85,7 @@ def _check_supported(meta: Path, recipe: Recipe) -> None:
 
 
 def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
+    """The recipe itself says it compiles (a library, a compile key, a library host requirement, the tag)."""
     build = recipe.build
     return (
         build.type in _LIBRARY_TYPES
@@ -88,7 +96,41 @@ def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
     )
 
 
-def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Mapping[str, str]) -> dict[str, Any]:
+def _digest_matches(path: Path, algorithm: str, expected: str) -> bool:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest() == expected.lower()
+
+
+def source_kind(meta: Path, recipe: Recipe, distdir: Path | None) -> tuple[str, str]:
+    """("compiled" | "pure" | "unknown", reason) from the recipe's source (see the module docstring)."""
+    source = recipe.source
+    assert source is not None
+    try:
+        if source.path:
+            tree = meta.parent / source.path
+            if not tree.is_dir():
+                return "unknown", f"source.path {source.path} is not a directory"
+            kind = classify_tree(tree)
+        else:
+            assert source.url is not None
+            archive = (distdir / archive_name(source.url)) if distdir else None
+            if archive is None or not archive.is_file():
+                return "unknown", f"{archive_name(source.url)} is not in the distdir ({distdir}) to look into"
+            algorithm, expected = ("sha256", source.sha256) if source.sha256 else ("md5", source.md5 or "")
+            if not _digest_matches(archive, algorithm, expected):
+                return "unknown", f"{archive} does not have the recipe's {algorithm}"
+            kind = classify_archive(archive)
+    except (KindError, OSError) as err:
+        return "unknown", str(err)
+    return ("compiled" if kind.compiled else "pure"), kind.reason
+
+
+def _entry(
+    meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Mapping[str, str], distdir: Path | None
+) -> dict[str, Any]:
     try:
         wheel = wheel_name(recipe)
         source = recipe.source
@@ -113,6 +155,8 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
             )
     build = recipe.build
     exports = list(build.exports) if isinstance(build.exports, tuple) else [build.exports]
+    declared = is_compiled(recipe, libraries)
+    kind, reason = source_kind(meta, recipe, distdir) if build.type == "package" else ("compiled", build.type)
     return {
         "name": recipe.name,
         "canonical_name": recipe.canonical_name,
@@ -131,7 +175,10 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
         "host": [d for d in host if d not in libraries],
         "libraries": libraries,
         "type": build.type,
-        "compiled": is_compiled(recipe, libraries),
+        "compiled": declared or kind != "pure",
+        "kind": kind,
+        "kind_reason": reason,
+        "allow_pure": kind == "unknown" and not declared,
         "slow": SLOW_TAG in recipe.package.tag,
         "cflags": build.cflags,
         "cxxflags": build.cxxflags,
@@ -150,7 +197,7 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
     }
 
 
-def convert(packages: Path) -> dict[str, Any]:
+def convert(packages: Path, distdir: Path | None = None) -> dict[str, Any]:
     """{"error": None, "recipes": {directory: entry}, "disabled": [directory]}; RecipeError on any bad recipe."""
     recipes = load_recipes(packages)
     directories: dict[str, str] = {}
@@ -171,7 +218,7 @@ def convert(packages: Path) -> dict[str, Any]:
                 if directories[str(canonicalize_name(dep))] in disabled:
                     raise RecipeError(f"{meta}: requirements.{kind}: {dep!r} is disabled (package._disabled)")
         _check_supported(meta, recipe)
-        entries[directory] = _entry(meta, recipe, directories, types)
+        entries[directory] = _entry(meta, recipe, directories, types, distdir)
     return {"error": None, "recipes": entries, "disabled": disabled}
 
 
@@ -234,7 +281,7 @@ def sources_bzl(data: Mapping[str, Any], distdir: str, source_rule: str) -> str:
 def write(packages: Path, output_dir: Path, distdir: str, source_rule: str) -> str | None:
     """Write recipes.bzl and sources.bzl; returns the recipe error message, if any."""
     try:
-        data = convert(packages)
+        data = convert(packages, Path(distdir))
     except RecipeError as err:
         data = {"error": str(err), "recipes": {}, "disabled": []}
     write_atomic(output_dir / "recipes.bzl", RECIPES_HEADER.format(packages=packages) + f"RECIPES = {starlark(data)}\n")

@@ -64,13 +64,56 @@ def test_disabled_recipes_are_listed_and_cannot_be_depended_on(tmp_path: Path) -
     ],
 )
 def test_compiled_recipes_are_marked(tmp_path: Path, extra: str, compiled: bool) -> None:
-    recipe(tmp_path, "c", simple("c", extra=extra))
+    recipe(tmp_path, "c", simple("c", extra=extra, source="source:\n  path: src\n"))
+    (tmp_path / "c" / "src").mkdir()
+    (tmp_path / "c" / "src" / "c.py").write_text("")
     assert convert(tmp_path)["recipes"]["c"]["compiled"] is compiled
+
+
+def sdist(distdir: Path, name: str, files: dict[str, str]) -> str:
+    """Write `distdir/<name>-1.0.tar.gz` holding `files` under `<name>-1.0/`; returns its sha256."""
+    import hashlib
+    import io
+    import tarfile
+
+    distdir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(distdir / f"{name}-1.0.tar.gz", "w:gz") as tar:
+        for path, text in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(f"{name}-1.0/{path}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return hashlib.sha256((distdir / f"{name}-1.0.tar.gz").read_bytes()).hexdigest()
+
+
+def with_sha(name: str, sha: str) -> str:
+    return simple(name, source=f"source:\n  url: https://example.org/x/{name}-1.0.tar.gz\n  sha256: {sha}\n")
+
+
+def test_compiled_or_pure_is_found_out_from_the_sdist(tmp_path: Path) -> None:
+    packages, distdir = tmp_path / "packages", tmp_path / "distdir"
+    setup_py = "from setuptools import setup\nsetup()\n"
+    recipe(packages, "ext", with_sha("ext", sdist(distdir, "ext", {"setup.py": setup_py, "ext/_x.c": "int x;"})))
+    recipe(packages, "pure", with_sha("pure", sdist(distdir, "pure", {"setup.py": setup_py, "tests/t.c": ""})))
+    recipe(packages, "absent", simple("absent"))
+    sha = sdist(distdir, "wrong", {"w/_x.c": ""})
+    recipe(packages, "wrong", with_sha("wrong", "b" * 64))
+    assert sha != "b" * 64
+    data = convert(packages, distdir)["recipes"]
+    assert (data["ext"]["compiled"], data["ext"]["kind"], data["ext"]["allow_pure"]) == (True, "compiled", False)
+    assert data["ext"]["kind_reason"] == "ext/_x.c is a compiled-language source file"
+    assert (data["pure"]["compiled"], data["pure"]["kind"]) == (False, "pure")  # a C file of the tests is not built
+    # Not looked into: the emcc path (as pyodide-build builds every recipe), where a pure result is allowed.
+    for name, why in (("absent", "is not in the distdir"), ("wrong", "does not have the recipe's sha256")):
+        assert (data[name]["compiled"], data[name]["kind"], data[name]["allow_pure"]) == (True, "unknown", True)
+        assert why in data[name]["kind_reason"]
 
 
 def test_compiled_tag_and_library_host_requirements(tmp_path: Path) -> None:
     recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
-    recipe(tmp_path, "tool", simple("tool"))
+    recipe(tmp_path, "tool", simple("tool", source="source:\n  path: src\n"))
+    (tmp_path / "tool" / "src").mkdir()
+    (tmp_path / "tool" / "src" / "tool.py").write_text("")
     recipe(tmp_path, "ext", simple("ext", extra="requirements:\n  host: [libz, tool]\n"))
     recipe(tmp_path, "tagged", simple("tagged").replace("version: '1.0'\n", "version: '1.0'\n  tag: [compiled]\n"))
     data = convert(tmp_path)["recipes"]

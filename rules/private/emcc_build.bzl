@@ -111,6 +111,8 @@ def _pyodide_emcc_build_impl(ctx):
     args.add_all(ctx.attr.imports, before_each = "--imports")
     if ctx.attr.unvendor_tests:
         args.add("--unvendor-tests")
+    if ctx.attr.allow_pure:
+        args.add("--allow-pure")
     args.add("--log", log)
     args.add("--fragments", fragments.path)
     if wheel:
@@ -154,6 +156,10 @@ pyodide_emcc_build = rule(
     doc = "Builds a compiled recipe (extension package, static or shared C library) with the Emscripten toolchain " +
           "for the Pyodide profile chosen by `--//:pyodide`.",
     attrs = {
+        "allow_pure": attr.bool(
+            doc = "A package build that makes no extension module is not an error (the source could not be " +
+                  "looked into, so it was not known to compile: see rules_pyodide.recipes_bzl).",
+        ),
         "backend_flags": attr.string(doc = "`build.backend-flags`: passed to pip as `--config-settings`."),
         "cflags": attr.string(doc = "`build.cflags`: added to every compile."),
         "cxxflags": attr.string(doc = "`build.cxxflags`: added to every C++ compile."),

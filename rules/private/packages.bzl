@@ -7,8 +7,8 @@ has no patches or extras), `<name>_build` (pyodide_pure_build), `<name>_site` (i
 `PyodidePackageInfo`). `requirements.run` become `deps` of `<name>`, `requirements.host` become `host_deps` of
 `<name>_build`. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
 
-Compiled recipes (`compiled` in RECIPES, see rules_pyodide.recipes_bzl) get a `pyodide_emcc_build` as `<name>_build`
-instead, for the profile chosen by `--//:pyodide`; host requirements that are library recipes become its
+Compiled recipes (`compiled` in RECIPES: found out from the source, see rules_pyodide.recipes_bzl) get a
+`pyodide_emcc_build` as `<name>_build` instead, for the profile chosen by `--//:pyodide`; host requirements that are library recipes become its
 `libraries`. A `static_library` recipe has no package: `<name>` is an alias of `<name>_build` (PyodideLibraryInfo)
 and it is not in `<all>`; a `shared_library` is a package installed into the runtime's library directory.
 
@@ -130,9 +130,10 @@ def _build(name, r, all_recipes):
         host_deps = [":" + d for d in r["host"]],
     )
     if not r.get("compiled"):
-        pyodide_pure_build(**common)
+        pyodide_pure_build(meta = r["meta"], **common)
         return
     pyodide_emcc_build(
+        allow_pure = r.get("allow_pure", False),
         type = r["type"],
         cflags = r["cflags"],
         cxxflags = r["cxxflags"],

@@ -2,7 +2,8 @@
 
 One action, `rules-pyodide pure-build` (rules_pyodide.pure_build): the patched tree is built with its PEP 517 backend
 (`pip wheel --no-build-isolation --no-index`: backends come from the project interpreter, nothing is downloaded),
-installed into a site-packages tree, tests moved out when `unvendor_tests` is set, and written again as a
+installed into a site-packages tree (host compilers refused: a package that compiles fails here with one line
+naming the recipe and the file), tests moved out when `unvendor_tests` is set, and written again as a
 deterministic wheel; index fragments are written beside it. Outputs (under `<target name>/`): the wheel, `site/`,
 `tests/` and `fragments/`. The `site` output group is the installed tree (for `file_package`).
 """
@@ -35,6 +36,8 @@ def _pyodide_pure_build_impl(ctx):
     args.add_all(ctx.attr.depends, before_each = "--depends")
     args.add_all(ctx.attr.imports, before_each = "--imports")
     args.add_all(host_sites, before_each = "--host-site", expand_directories = False)
+    if ctx.attr.meta:
+        args.add("--meta", ctx.attr.meta)
     ctx.actions.run(
         executable = ctx.executable._tool,
         arguments = [args],
@@ -65,6 +68,7 @@ pyodide_pure_build = rule(
             doc = "Host requirements (`requirements.host`): their installed trees are on PYTHONPATH while building.",
         ),
         "imports": attr.string_list(doc = "Top-level import names, for the index fragment."),
+        "meta": attr.string(doc = "The recipe file (e.g. `packages/six/meta.yaml`), named first in every error."),
         "package_name": attr.string(mandatory = True, doc = "`package.name` of the recipe."),
         "src": attr.label(
             allow_single_file = True,
