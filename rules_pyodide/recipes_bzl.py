@@ -5,8 +5,9 @@
 
 Writes `DIR/recipes.bzl` (`RECIPES`: every enabled recipe keyed by its directory name, which is its target name in
 `//packages`) and `DIR/sources.bzl` (`pyodide_sources()`: one `pyodide_source` repository per recipe with a
-`source.url`). Recipe errors do not stop the writer: `RECIPES["error"]` then holds the message (file and key), the
-recipe list is empty and `pyodide_packages()` fails with it, so only `//packages` is affected. Run from the workspace
+`source.url`). Recipe errors do not stop the writer, nor the other recipes: `RECIPES["broken"]` maps a bad recipe
+(and every recipe that needs it) to its one-line error (file and key), and `pyodide_packages()` gives its targets
+that fail with it, while the rest build. Run from the workspace
 root with a relative `--packages` so messages name `packages/<name>/meta.yaml`.
 
 `test.script` (a file of the recipe run in Pyodide as `<name>_test`) and `test.requires` (recipes it needs) are
@@ -44,7 +45,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from rules_pyodide.index import write_atomic
-from rules_pyodide.recipe import Recipe, RecipeError, load_recipes
+from rules_pyodide.recipe import Recipe, RecipeError, load_each, propagate
 from rules_pyodide.sdist_kind import KindError, classify_archive, classify_tree
 
 DEFAULT_SOURCE_RULE = "@//rules/private:source_repository.bzl"
@@ -198,28 +199,41 @@ def _entry(
 
 
 def convert(packages: Path, distdir: Path | None = None) -> dict[str, Any]:
-    """{"error": None, "recipes": {directory: entry}, "disabled": [directory]}; RecipeError on any bad recipe."""
-    recipes = load_recipes(packages)
+    """{"error": None, "recipes": {directory: entry}, "disabled": [directory], "broken": {directory: message},
+    "warnings": [message]}. A bad recipe does not stop the others: it is in `broken` with its one-line error, and so
+    is every recipe that needs it (rules_pyodide.recipe.load_each)."""
+    recipes, errors = load_each(packages)
     directories: dict[str, str] = {}
     metas: dict[str, Path] = {}
     for meta in sorted(packages.glob("*/meta.yaml")):
         directories[str(canonicalize_name(meta.parent.name))] = meta.parent.name
         metas[meta.parent.name] = meta
-    by_dir = {directories[r.canonical_name]: r for r in recipes.values()}
-    disabled = sorted(d for d, r in by_dir.items() if r.package.disabled)
-    types = {d: r.build.type for d, r in by_dir.items()}
+    disabled = sorted(d for d, r in recipes.items() if r.package.disabled)
+    types = {d: r.build.type for d, r in recipes.items()}
     entries: dict[str, Any] = {}
-    for directory, recipe in sorted(by_dir.items()):
+    for directory, recipe in sorted(recipes.items()):
         if recipe.package.disabled:
             continue
         meta = metas[directory]
-        for kind in ("run", "host"):
-            for dep in getattr(recipe.requirements, kind):
-                if directories[str(canonicalize_name(dep))] in disabled:
-                    raise RecipeError(f"{meta}: requirements.{kind}: {dep!r} is disabled (package._disabled)")
-        _check_supported(meta, recipe)
-        entries[directory] = _entry(meta, recipe, directories, types, distdir)
-    return {"error": None, "recipes": entries, "disabled": disabled}
+        try:
+            for kind in ("run", "host"):
+                for dep in getattr(recipe.requirements, kind):
+                    if directories.get(str(canonicalize_name(dep))) in disabled:
+                        raise RecipeError(f"{meta}: requirements.{kind}: {dep!r} is disabled (package._disabled)")
+            _check_supported(meta, recipe)
+            entries[directory] = _entry(meta, recipe, directories, types, distdir)
+        except RecipeError as err:
+            errors[directory] = str(err)
+    live = {d: recipes[d] for d in entries}
+    propagate(live, errors, metas)
+    warnings = sorted(w for r in recipes.values() for w in r.warnings)
+    return {
+        "error": None,
+        "recipes": {d: e for d, e in entries.items() if d in live},
+        "disabled": disabled,
+        "broken": dict(sorted(errors.items())),
+        "warnings": warnings,
+    }
 
 
 def starlark(value: object, indent: str = "") -> str:
@@ -244,8 +258,9 @@ def starlark(value: object, indent: str = "") -> str:
 
 RECIPES_HEADER = '''"""Generated from {packages}/*/meta.yaml by rules_pyodide (python -m rules_pyodide.recipes_bzl).
 
-RECIPES: "error" (None, or the message of the first bad recipe), "recipes" (directory name -> recipe entry),
-"disabled" (directory names of recipes with package._disabled).
+RECIPES: "error" (None, or a message that concerns every recipe), "recipes" (directory name -> recipe entry),
+"disabled" (directory names of recipes with package._disabled), "broken" (directory name -> the one-line error of a
+recipe that cannot be built: its own, or one of a recipe it needs), "warnings" (deprecated keys, one line each).
 """
 
 '''
@@ -278,16 +293,15 @@ def sources_bzl(data: Mapping[str, Any], distdir: str, source_rule: str) -> str:
     return SOURCES_TEMPLATE.format(rule=starlark(source_rule), body="".join(calls) or "    pass\n")
 
 
-def write(packages: Path, output_dir: Path, distdir: str, source_rule: str) -> str | None:
-    """Write recipes.bzl and sources.bzl; returns the recipe error message, if any."""
+def write(packages: Path, output_dir: Path, distdir: str, source_rule: str) -> dict[str, Any]:
+    """Write recipes.bzl and sources.bzl; returns the data (its `broken` and `warnings` are reported by main)."""
     try:
         data = convert(packages, Path(distdir))
     except RecipeError as err:
-        data = {"error": str(err), "recipes": {}, "disabled": []}
+        data = {"error": str(err), "recipes": {}, "disabled": [], "broken": {}, "warnings": []}
     write_atomic(output_dir / "recipes.bzl", RECIPES_HEADER.format(packages=packages) + f"RECIPES = {starlark(data)}\n")
     write_atomic(output_dir / "sources.bzl", sources_bzl(data, distdir, source_rule))
-    error: str | None = data["error"]
-    return error
+    return data
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -298,12 +312,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source-rule", default=DEFAULT_SOURCE_RULE, help="label of source_repository.bzl")
     args = parser.parse_args(argv)
     try:
-        error = write(args.packages, args.output_dir, args.distdir, args.source_rule)
+        data = write(args.packages, args.output_dir, args.distdir, args.source_rule)
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if error:
-        print(f"error: {error}", file=sys.stderr)
+    for message in [data["error"], *data["broken"].values()]:
+        if message:
+            print(f"error: {message}", file=sys.stderr)
+    for message in data["warnings"]:
+        print(f"warning: {message}", file=sys.stderr)
     return 0
 
 

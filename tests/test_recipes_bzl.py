@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,9 @@ def test_convert_maps_dependencies_to_directories_and_derives_names(tmp_path: Pa
 def test_disabled_recipes_are_listed_and_cannot_be_depended_on(tmp_path: Path) -> None:
     recipe(tmp_path, "a", simple("a", extra="requirements:\n  host: [b]\n"))
     recipe(tmp_path, "b", simple("b").replace("version: '1.0'\n", "version: '1.0'\n  _disabled: true\n"))
-    with pytest.raises(RecipeError, match=r"a/meta.yaml: requirements.host: 'b' is disabled"):
-        convert(tmp_path)
+    data = convert(tmp_path)
+    assert data["recipes"] == {} and data["disabled"] == ["b"]
+    assert data["broken"]["a"].endswith("a/meta.yaml: requirements.host: 'b' is disabled (package._disabled)")
     (tmp_path / "a" / "meta.yaml").write_text(simple("a"))
     data = convert(tmp_path)
     assert list(data["recipes"]) == ["a"] and data["disabled"] == ["b"]
@@ -134,14 +136,21 @@ def test_unsupported_recipes_are_refused_with_the_key(tmp_path: Path, extra: str
     recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
     recipe(tmp_path, "libso", simple("libso", extra="build:\n  type: shared_library\n"))
     recipe(tmp_path, "c", simple("c", extra=extra))
-    with pytest.raises(RecipeError, match=message):
-        convert(tmp_path)
+    recipe(tmp_path, "user", simple("user", extra="requirements:\n  run: [c]\n"))
+    data = convert(tmp_path)
+    assert re.search(message, data["broken"]["c"]) and data["broken"]["c"].startswith(str(tmp_path / "c" / "meta.yaml"))
+    # What needs it is broken too, naming the cause; the others are untouched.
+    assert data["broken"]["user"].startswith(
+        f"{tmp_path / 'user' / 'meta.yaml'}: requirements.run: 'c' cannot be built"
+    )
+    assert {"libz", "libso"} <= set(data["recipes"])
 
 
 def test_bad_version_and_url_name_the_file(tmp_path: Path) -> None:
     recipe(tmp_path, "v", simple("v", "not a version"))
-    with pytest.raises(RecipeError, match=r"v/meta.yaml: package.version: 'not a version' is not a PEP 440"):
-        convert(tmp_path)
+    assert re.search(
+        r"v/meta.yaml: package.version: 'not a version' is not a PEP 440", convert(tmp_path)["broken"]["v"]
+    )
     with pytest.raises(RecipeError, match="does not end with a file name"):
         archive_name("https://example.org/")
     assert archive_name("https://h/p/a%20b-1.zip?x=1") == "a b-1.zip"
@@ -157,11 +166,19 @@ def test_starlark_literals_parse_back() -> None:
 def test_main_writes_error_instead_of_failing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     packages = tmp_path / "packages"
     recipe(packages, "bad", "package:\n  name: bad\n  version: '1'\n  colour: red\nsource:\n  path: x\n")
+    recipe(packages, "six", simple("six"))
+    recipe(packages, "old", simple("old", extra="build:\n  library: true\n  script: make\n"))
     assert main(["--packages", str(packages), "--output-dir", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "recipes.bzl").read_text()
-    assert "bad/meta.yaml: package.colour: unknown key" in text
-    assert "package.colour: unknown key" in capsys.readouterr().err
-    assert "pass" in (tmp_path / "out" / "sources.bzl").read_text()
+    data = ast.literal_eval(text.split("RECIPES = ", 1)[1])
+    assert list(data["broken"]) == ["bad"] and "bad/meta.yaml: package.colour: unknown key" in data["broken"]["bad"]
+    assert sorted(data["recipes"]) == ["old", "six"]  # one bad recipe does not stop the others
+    assert data["warnings"] == [
+        f"{packages / 'old' / 'meta.yaml'}: build.library: deprecated, use build.type: static_library"
+    ]
+    err = capsys.readouterr().err
+    assert "error: " in err and "package.colour: unknown key" in err and "warning: " in err
+    assert 'name = "pyodide_source_six"' in (tmp_path / "out" / "sources.bzl").read_text()
 
 
 def test_sources_bzl_declares_one_repository_per_url(tmp_path: Path) -> None:

@@ -12,6 +12,11 @@ Compiled recipes (`compiled` in RECIPES: found out from the source, see rules_py
 `libraries`. A `static_library` recipe has no package: `<name>` is an alias of `<name>_build` (PyodideLibraryInfo)
 and it is not in `<all>`; a `shared_library` is a package installed into the runtime's library directory.
 
+A recipe that cannot be built (`RECIPES["broken"]`: it does not parse, or needs one that does not) gets
+`<name>`, `<name>_build`, `<name>_source` and `<name>_test` that fail with its one-line error when analysed
+(rules/private/broken.bzl); the other recipes build as usual, and `<all>` fails naming it. Deprecated keys
+(`RECIPES["warnings"]`) are printed as warnings.
+
 Recipes tagged `slow` (`package.tag`, e.g. numpy: minutes of compiling) are left out of `<all>`, which the
 integration tests build from scratch in fresh workspaces; their targets and `<name>_test` are unchanged (so
 `bazel test //...` builds and tests them once). A recipe that requires a slow one must be tagged `slow` as well.
@@ -25,6 +30,7 @@ is not an input of the build, so editing it reruns the test only.
 """
 
 load("@bazel_skylib//lib:paths.bzl", "paths")
+load(":broken.bzl", "pyodide_broken_recipe", "pyodide_broken_recipe_test")
 load(":dist.bzl", "pyodide_dist")
 load(":emcc_build.bzl", "pyodide_emcc_build")
 load(":file_package.bzl", "file_package")
@@ -41,7 +47,7 @@ _PURE_TEST_RUNTIMES = ["0.21.3", "314.0.7"]
 def _check_listing(recipes):
     """The repository rule cannot watch the directory listing: compare it with a glob, which Bazel does watch."""
     on_disk = sorted([path.split("/")[0] for path in native.glob(["*/meta.yaml"])])
-    known = sorted(recipes["recipes"].keys() + recipes["disabled"])
+    known = sorted(recipes["recipes"].keys() + recipes["disabled"] + recipes.get("broken", {}).keys())
     added = [d for d in on_disk if d not in known]
     removed = [d for d in known if d not in on_disk]
     if added or removed:
@@ -178,6 +184,14 @@ def pyodide_packages(
     _check_listing(recipes)
     all_recipes = recipes["recipes"]
     _check_slow(all_recipes)
+    broken = recipes.get("broken", {})
+    for message in recipes.get("warnings", []):
+        print("warning: " + message)  # buildifier: disable=print
+    for recipe_name, message in broken.items():
+        # The usual names fail with the recipe's error; `<all>` needs them, so it fails too, naming it.
+        for suffix in ["", "_build", "_source"]:
+            pyodide_broken_recipe(name = recipe_name + suffix, message = message, visibility = ["//visibility:public"])
+        pyodide_broken_recipe_test(name = recipe_name + "_test", message = message)
 
     # `<name>_recipe_files`: what the recipes are made of, for `pyodide_release` (its provenance records each sha256).
     native.filegroup(name = name + "_recipe_files", srcs = _recipe_files(all_recipes), visibility = ["//visibility:public"])
@@ -226,11 +240,11 @@ def pyodide_packages(
     pyodide_dist(
         name = name,
         out = out,
-        packages = [
+        packages = sorted([
             ":" + n
-            for n in sorted(all_recipes.keys())
+            for n in all_recipes.keys()
             if all_recipes[n].get("type") != "static_library" and not all_recipes[n].get("slow")
-        ],
+        ] + [":" + n for n in broken.keys()]),
         abi_version = abi_version,
         platform = platform,
         pyodide_version = pyodide_version,
