@@ -4,7 +4,8 @@
         --emcc F --emxx F --emar F --emranlib F --python-include DIR [--sysroot-overlay DIR]
         --profile-cflag F ... --profile-cxxflag F ... --profile-ldflag F ... --ext-suffix S --wheel-tag T
         [--cflags S] [--cxxflags S] [--ldflags S] [--replace-lib FROM=TO ...] [--exports pyinit|requested|
-        whole_archive|SYM ...] [--script S | --script-file F] [--post S | --post-file F] [--backend-flags S]
+        whole_archive|SYM ...] [--script S | --script-file F] [--cross-script S | --cross-script-file F]
+        [--post S | --post-file F] [--backend-flags S]
         [--pkgdir DIR]
         [--library PREFIX ...] [--host-site DIR ...] [--depends N ...] [--imports M ...] [--unvendor-tests]
         [--allow-pure]
@@ -20,7 +21,8 @@ Everything happens in one scratch directory next to the outputs, with no network
    inside the host's site-packages to the same directory of the requirement's wasm tree (its wasm32 headers).
 2. `build.script` runs with bash in the source tree (`set -e`), with $PKGDIR (the recipe's directory),
    $WASM_LIBRARY_DIR (the library prefix: libraries install `include/` and `lib/` there), $PYODIDE_PROFILE_*;
-   variables it exports are seen by the build that follows (as Pyodide's own build does).
+   variables it exports are seen by the build that follows (as Pyodide's own build does). `build.cross-script`
+   runs next, the same way; what it exports is seen by the build but not by `build.post`.
 3. package: `pip wheel --no-build-isolation --no-index` (the package's own setup.py / PEP 517 backend), installed
    into a site-packages tree; every extension module is renamed from the host's EXT_SUFFIX to the profile's, and
    must be a wasm module, and there must be one unless `--allow-pure` (the recipe was not known to compile: its
@@ -308,8 +310,10 @@ def build(args: argparse.Namespace) -> None:
         (scratch / "prefix").mkdir()
         env = _environment(args, scratch, _wrapper_config(args, scratch, log))
         env = run_script(args.script, src, env, log, "script", scratch)
+        # cross-script: what it exports reaches the build, not build.post (pyodide-build runs it in the build env).
+        build_env = run_script(args.cross_script, src, env, log, "cross-script", scratch)
         if args.type == "package":
-            _build_package(args, scratch, env, log)
+            _build_package(args, scratch, build_env, log, post_base=env)
         else:
             _build_library(args, scratch, env, log)
         if args.prefix:
@@ -320,7 +324,9 @@ def build(args: argparse.Namespace) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _build_package(args: argparse.Namespace, scratch: Path, env: dict[str, str], log: Path) -> None:
+def _build_package(
+    args: argparse.Namespace, scratch: Path, env: dict[str, str], log: Path, post_base: dict[str, str] | None = None
+) -> None:
     src = scratch / "src"
     dist = scratch / "dist"
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-v"]
@@ -338,7 +344,7 @@ def _build_package(args: argparse.Namespace, scratch: Path, env: dict[str, str],
     modules = rename_extensions(site, host_suffix, args.ext_suffix, args.name)
     if not modules and not args.allow_pure:
         raise BuildError(f"the build produced no extension module (*{host_suffix}); is this a compiled package?")
-    post_env = {**env, "SITEPACKAGES": str(site)}
+    post_env = {**(env if post_base is None else post_base), "SITEPACKAGES": str(site)}
     run_script(args.post, src, post_env, log, "post", scratch)
     moved = unvendor_tests(site, scratch / "tests") if args.unvendor_tests else 0
     write_wheel(site, args.wheel, args.wheel_tag)
@@ -412,6 +418,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--exports", action="append", default=[], help="build.exports keyword or symbol (repeat)")
     p.add_argument("--script", default="", help="build.script")
     p.add_argument("--post", default="", help="build.post")
+    p.add_argument("--cross-script", default="", help="build.cross-script")
+    p.add_argument("--cross-script-file", type=Path, help="build.cross-script, read from a file")
     p.add_argument("--script-file", type=Path, help="build.script, read from a file (what the rule passes)")
     p.add_argument("--post-file", type=Path, help="build.post, read from a file (what the rule passes)")
     p.add_argument("--backend-flags", default="", help="build.backend-flags (pip --config-settings)")
@@ -440,6 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.script = args.script_file.read_text(encoding="utf-8")
         if args.post_file:
             args.post = args.post_file.read_text(encoding="utf-8")
+        if args.cross_script_file:
+            args.cross_script = args.cross_script_file.read_text(encoding="utf-8")
         build(args)
     except (BuildError, IndexBuildError, OSError, zipfile.BadZipFile) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -53,6 +53,9 @@ DEFAULT_SOURCE_RULE = "@//rules/private:source_repository.bzl"
 _COMPILED_KEYS = ("cflags", "cxxflags", "ldflags", "script", "post", "cross_script", "backend_flags", "replace_libs")
 _LIBRARY_TYPES = ("static_library", "shared_library")
 COMPILED_TAG = "compiled"
+# The standard-library modules Pyodide unvendors into packages of its own (cpython_module recipes from 0.22, built by
+# its Makefile or `_cpython_dynlib` recipes in 0.21): every runtime ships them, so requiring one needs no recipe.
+STDLIB_MODULES = ("distutils", "hashlib", "lzma", "pydecimal", "pydoc_data", "sqlite3", "ssl", "test")
 # `package.tag: [slow]`: a long build (numpy), left out of `//packages:all` (see rules/private/packages.bzl).
 SLOW_TAG = "slow"
 
@@ -76,13 +79,6 @@ def archive_name(url: str) -> str:
 
 def repository_name(canonical: str) -> str:
     return "pyodide_source_" + re.sub(r"[^A-Za-z0-9_]", "_", canonical)
-
-
-def _check_supported(meta: Path, recipe: Recipe) -> None:
-    if recipe.build.type == "cpython_module":
-        raise RecipeError(f"{meta}: build.type: 'cpython_module' is not supported (the runtime ships its stdlib)")
-    if recipe.build.cross_script:
-        raise RecipeError(f"{meta}: build.cross-script: not supported (use build.script)")
 
 
 def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
@@ -133,27 +129,30 @@ def _entry(
     meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Mapping[str, str], distdir: Path | None
 ) -> dict[str, Any]:
     try:
-        wheel = wheel_name(recipe)
+        # Libraries are not wheels: their version need not be PEP 440 (openssl 1.1.1n).
+        wheel = wheel_name(recipe) if recipe.build.type == "package" else ""
         source = recipe.source
-        assert source is not None  # only cpython_module recipes may omit it, and _check_supported refused them
+        assert source is not None  # only cpython_module recipes may omit it, and convert sets those aside
         archive = archive_name(source.url) if source.url else None
     except RecipeError as err:
         raise RecipeError(f"{meta}: {err}") from None
-    host = [directories[str(canonicalize_name(d))] for d in recipe.requirements.host]
-    run = [directories[str(canonicalize_name(d))] for d in recipe.requirements.run]
-    for dep in run:
-        if types.get(dep) == "static_library":
-            raise RecipeError(
-                f"{meta}: requirements.run: {dep!r} is a static library, used only at build time: "
-                "list it in requirements.host"
-            )
+
+    def present(names: Sequence[str]) -> list[str]:
+        """Directories of the named recipes; stdlib modules (cpython_module recipes, STDLIB_MODULES) come with the
+        runtime."""
+        found = [directories.get(str(canonicalize_name(d))) for d in names]
+        return [d for d in found if d is not None and types.get(d) != "cpython_module"]
+
+    host = present(recipe.requirements.host)
+    run = present(recipe.requirements.run)
+    # Pyodide 0.21 had no requirements.host: its recipes list static libraries in requirements.run, which
+    # pyodide-build then links at build time. They are build-time requirements here too.
+    host += [d for d in run if types.get(d) == "static_library" and d not in host]
+    run = [d for d in run if types.get(d) != "static_library"]
     libraries = [d for d in host if types.get(d) in _LIBRARY_TYPES]
-    for dep in libraries:
-        if types[dep] == "shared_library" and dep not in run:
-            raise RecipeError(
-                f"{meta}: requirements.host: {dep!r} is a shared library, which the package needs at run time too "
-                "(Pyodide loads it before the package): list it in requirements.run as well"
-            )
+    # A shared library is loaded by Pyodide before the package that links it, so it is a run requirement too (what
+    # pyodide-build's vendor-sharedlib achieves by copying it into the wheel; recipes of that era list it in host only).
+    run += [d for d in libraries if types[d] == "shared_library" and d not in run]
     build = recipe.build
     exports = list(build.exports) if isinstance(build.exports, tuple) else [build.exports]
     declared = is_compiled(recipe, libraries)
@@ -187,6 +186,7 @@ def _entry(
         "script": build.script,
         "post": build.post,
         "backend_flags": build.backend_flags,
+        "cross_script": build.cross_script,
         "replace_libs": list(build.replace_libs),
         "exports": exports,
         "imports": list(recipe.package.top_level or recipe.test.imports),
@@ -202,38 +202,65 @@ def convert(packages: Path, distdir: Path | None = None) -> dict[str, Any]:
     """{"error": None, "recipes": {directory: entry}, "disabled": [directory], "broken": {directory: message},
     "warnings": [message]}. A bad recipe does not stop the others: it is in `broken` with its one-line error, and so
     is every recipe that needs it (rules_pyodide.recipe.load_each)."""
-    recipes, errors = load_each(packages)
+    recipes, errors = load_each(packages, STDLIB_MODULES)
     directories: dict[str, str] = {}
     metas: dict[str, Path] = {}
     for meta in sorted(packages.glob("*/meta.yaml")):
         directories[str(canonicalize_name(meta.parent.name))] = meta.parent.name
         metas[meta.parent.name] = meta
-    disabled = sorted(d for d, r in recipes.items() if r.package.disabled)
+    notes: list[str] = []
+    disabled = _disabled(recipes, directories, metas, notes)
     types = {d: r.build.type for d, r in recipes.items()}
+    stdlib = sorted(d for d, r in recipes.items() if r.build.type == "cpython_module" and d not in disabled)
     entries: dict[str, Any] = {}
     for directory, recipe in sorted(recipes.items()):
-        if recipe.package.disabled:
+        if directory in disabled or directory in stdlib:
             continue
         meta = metas[directory]
         try:
-            for kind in ("run", "host"):
-                for dep in getattr(recipe.requirements, kind):
-                    if directories.get(str(canonicalize_name(dep))) in disabled:
-                        raise RecipeError(f"{meta}: requirements.{kind}: {dep!r} is disabled (package._disabled)")
-            _check_supported(meta, recipe)
             entries[directory] = _entry(meta, recipe, directories, types, distdir)
         except RecipeError as err:
             errors[directory] = str(err)
     live = {d: recipes[d] for d in entries}
     propagate(live, errors, metas)
-    warnings = sorted(w for r in recipes.values() for w in r.warnings)
+    warnings = sorted([*notes, *(w for r in recipes.values() for w in r.warnings)])
     return {
         "error": None,
         "recipes": {d: e for d, e in entries.items() if d in live},
         "disabled": disabled,
+        "stdlib": stdlib,
         "broken": dict(sorted(errors.items())),
         "warnings": warnings,
     }
+
+
+def _disabled(
+    recipes: Mapping[str, Recipe], directories: Mapping[str, str], metas: Mapping[str, Path], notes: list[str]
+) -> list[str]:
+    """Directories of the disabled recipes: `package._disabled`, and, as pyodide-build does, every recipe that needs
+    a disabled one (run or host), each with a note naming the one it needs."""
+    disabled = {d for d, r in recipes.items() if r.package.disabled}
+    changed = True
+    while changed:
+        changed = False
+        for directory, recipe in sorted(recipes.items()):
+            if directory in disabled:
+                continue
+            for kind in ("run", "host"):
+                dep = next(
+                    (
+                        d
+                        for d in getattr(recipe.requirements, kind)
+                        if directories.get(str(canonicalize_name(d))) in disabled
+                    ),
+                    None,
+                )
+                if dep is not None:
+                    notes.append(f"{metas[directory]}: requirements.{kind}: {dep!r} is disabled, so this recipe is too")
+                    disabled.add(directory)
+                    changed = True
+                    break
+    return sorted(disabled)
 
 
 def starlark(value: object, indent: str = "") -> str:
@@ -259,8 +286,10 @@ def starlark(value: object, indent: str = "") -> str:
 RECIPES_HEADER = '''"""Generated from {packages}/*/meta.yaml by rules_pyodide (python -m rules_pyodide.recipes_bzl).
 
 RECIPES: "error" (None, or a message that concerns every recipe), "recipes" (directory name -> recipe entry),
-"disabled" (directory names of recipes with package._disabled), "broken" (directory name -> the one-line error of a
-recipe that cannot be built: its own, or one of a recipe it needs), "warnings" (deprecated keys, one line each).
+"disabled" (directory names of recipes with package._disabled, or that need one), "stdlib" (cpython_module recipes:
+not built, the runtime ships its standard library; requiring one needs nothing), "broken" (directory name -> the
+one-line error of a recipe that cannot be built: its own, or one of a recipe it needs), "warnings" (deprecated keys
+and recipes disabled because they need a disabled one, one line each).
 """
 
 '''

@@ -44,12 +44,15 @@ def test_convert_maps_dependencies_to_directories_and_derives_names(tmp_path: Pa
     assert data["recipes"]["six"]["imports"] == ["six"] and dateutil["imports"] == []
 
 
-def test_disabled_recipes_are_listed_and_cannot_be_depended_on(tmp_path: Path) -> None:
+def test_disabled_recipes_are_listed_and_disable_what_needs_them(tmp_path: Path) -> None:
     recipe(tmp_path, "a", simple("a", extra="requirements:\n  host: [b]\n"))
     recipe(tmp_path, "b", simple("b").replace("version: '1.0'\n", "version: '1.0'\n  _disabled: true\n"))
     data = convert(tmp_path)
-    assert data["recipes"] == {} and data["disabled"] == ["b"]
-    assert data["broken"]["a"].endswith("a/meta.yaml: requirements.host: 'b' is disabled (package._disabled)")
+    # As pyodide-build: what needs a disabled recipe is disabled too, with a note.
+    assert data["recipes"] == {} and data["disabled"] == ["a", "b"] and data["broken"] == {}
+    assert data["warnings"] == [
+        f"{tmp_path / 'a' / 'meta.yaml'}: requirements.host: 'b' is disabled, so this recipe is too"
+    ]
     (tmp_path / "a" / "meta.yaml").write_text(simple("a"))
     data = convert(tmp_path)
     assert list(data["recipes"]) == ["a"] and data["disabled"] == ["b"]
@@ -126,24 +129,42 @@ def test_compiled_tag_and_library_host_requirements(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ("build:\n  type: cpython_module\n", "build.type: 'cpython_module' is not supported"),
-        ("build:\n  cross-script: x\n", "build.cross-script: not supported"),
-        ("requirements:\n  run: [libz]\n", "requirements.run: 'libz' is a static library"),
-        ("requirements:\n  host: [libso]\n", "requirements.host: 'libso' is a shared library, .* requirements.run"),
+        ("package:\n  name: c\n  version: 'x y'\n", "package.version: 'x y' is not a PEP 440 version"),
+        ("requirements:\n  run: [nowhere]\n", "requirements.run: 'nowhere' is neither a recipe nor shipped"),
     ],
 )
-def test_unsupported_recipes_are_refused_with_the_key(tmp_path: Path, extra: str, message: str) -> None:
-    recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
-    recipe(tmp_path, "libso", simple("libso", extra="build:\n  type: shared_library\n"))
-    recipe(tmp_path, "c", simple("c", extra=extra))
+def test_a_broken_recipe_breaks_what_needs_it_only(tmp_path: Path, extra: str, message: str) -> None:
+    recipe(
+        tmp_path,
+        "c",
+        extra + simple("c").split("\n", 3)[3] if extra.startswith("package") else simple("c", extra=extra),
+    )
     recipe(tmp_path, "user", simple("user", extra="requirements:\n  run: [c]\n"))
+    recipe(tmp_path, "other", simple("other"))
     data = convert(tmp_path)
-    assert re.search(message, data["broken"]["c"]) and data["broken"]["c"].startswith(str(tmp_path / "c" / "meta.yaml"))
+    assert message in data["broken"]["c"] and data["broken"]["c"].startswith(str(tmp_path / "c" / "meta.yaml"))
     # What needs it is broken too, naming the cause; the others are untouched.
     assert data["broken"]["user"].startswith(
         f"{tmp_path / 'user' / 'meta.yaml'}: requirements.run: 'c' cannot be built"
     )
-    assert {"libz", "libso"} <= set(data["recipes"])
+    assert list(data["recipes"]) == ["other"]
+
+
+def test_requirements_as_pyodide_build_reads_them(tmp_path: Path) -> None:
+    """0.21-era static libraries in run, shared libraries in host only, stdlib modules, cross-script."""
+    recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
+    recipe(tmp_path, "libso", simple("libso", "1.1.1n", extra="build:\n  type: shared_library\n"))
+    recipe(tmp_path, "ssl", simple("ssl", extra="build:\n  type: cpython_module\n"))
+    recipe(tmp_path, "old", simple("old", extra="requirements:\n  run: [libz, distutils, ssl]\n"))
+    recipe(tmp_path, "new", simple("new", extra="requirements:\n  host: [libso]\nbuild:\n  cross-script: export A=1\n"))
+    data = convert(tmp_path)
+    assert data["broken"] == {} and data["stdlib"] == ["ssl"] and "ssl" not in data["recipes"]
+    old, new = data["recipes"]["old"], data["recipes"]["new"]
+    # A static library in run (Pyodide 0.21 had no host) is linked at build time; stdlib modules need no recipe.
+    assert (old["run"], old["libraries"], old["compiled"]) == ([], ["libz"], True)
+    # A shared library is loaded before the package that links it: a run requirement too.
+    assert (new["run"], new["libraries"], new["cross_script"]) == (["libso"], ["libso"], "export A=1")
+    assert data["recipes"]["libso"]["wheel"] == ""  # a library's version need not be PEP 440
 
 
 def test_bad_version_and_url_name_the_file(tmp_path: Path) -> None:

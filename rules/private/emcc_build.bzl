@@ -96,7 +96,7 @@ def _pyodide_emcc_build_impl(ctx):
 
     # Scripts go in files: the multiline param file holds one argument per line.
     scripts = []
-    for key, text in (("script", ctx.attr.script), ("post", ctx.attr.post)):
+    for key, text in (("script", ctx.attr.script), ("cross-script", ctx.attr.cross_script), ("post", ctx.attr.post)):
         if text:
             script = ctx.actions.declare_file("{}/build.{}.sh".format(ctx.label.name, key))
             ctx.actions.write(script, text)
@@ -162,6 +162,10 @@ pyodide_emcc_build = rule(
         ),
         "backend_flags": attr.string(doc = "`build.backend-flags`: passed to pip as `--config-settings`."),
         "cflags": attr.string(doc = "`build.cflags`: added to every compile."),
+        "cross_script": attr.string(
+            doc = "`build.cross-script`: bash, run after `script` in the target environment; what it exports is " +
+                  "seen by the build, not by `post`.",
+        ),
         "cxxflags": attr.string(doc = "`build.cxxflags`: added to every C++ compile."),
         "depends": attr.string_list(doc = "Run requirements, by package name, for the index fragment."),
         "exports": attr.string_list(

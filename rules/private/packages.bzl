@@ -47,7 +47,7 @@ _PURE_TEST_RUNTIMES = ["0.21.3", "314.0.7"]
 def _check_listing(recipes):
     """The repository rule cannot watch the directory listing: compare it with a glob, which Bazel does watch."""
     on_disk = sorted([path.split("/")[0] for path in native.glob(["*/meta.yaml"])])
-    known = sorted(recipes["recipes"].keys() + recipes["disabled"] + recipes.get("broken", {}).keys())
+    known = sorted(recipes["recipes"].keys() + recipes["disabled"] + recipes.get("stdlib", []) + recipes.get("broken", {}).keys())
     added = [d for d in on_disk if d not in known]
     removed = [d for d in known if d not in on_disk]
     if added or removed:
@@ -145,6 +145,7 @@ def _build(name, r, all_recipes):
         cxxflags = r["cxxflags"],
         ldflags = r["ldflags"],
         script = r["script"],
+        cross_script = r.get("cross_script", ""),
         post = r["post"],
         backend_flags = r["backend_flags"],
         replace_libs = r["replace_libs"],
