@@ -11,7 +11,8 @@
         [--allow-pure]
         --log FILE --fragments DIR [--wheel OUT --site DIR --tests DIR] [--prefix DIR]
 
-Everything happens in one scratch directory next to the outputs, with no network (the Bazel action blocks it):
+Everything happens in one scratch directory next to the outputs, with no network (the Bazel action blocks it).
+First, each `--executable` (requirements.executable) must be on PATH, or the build stops at once saying which.
 
 1. The source tree is copied; shims named cc/gcc/clang, c++/g++/clang++, ar, ranlib (and emcc's own names) go
    first on PATH and into CC, CXX, LDSHARED, AR, RANLIB: they run rules_pyodide/compiler_wrapper.py, which turns
@@ -67,6 +68,7 @@ from rules_pyodide.pure_build import (
     _move_tree,
     _zip_time,
     build_env,
+    check_executables,
     copy_source,
     install,
     source_date_epoch,
@@ -428,6 +430,7 @@ def build(args: argparse.Namespace) -> None:
         src = scratch / "src"
         copy_source(args.source, src)
         (scratch / "prefix").mkdir()
+        check_executables(args.executable, os.environ.get("PATH", os.defpath))
         env = _environment(args, scratch, _wrapper_config(args, scratch, log))
         env = run_script(args.script, src, env, log, "script", scratch)
         # cross-script: what it exports reaches the build, not build.post (pyodide-build runs it in the build env).
@@ -559,6 +562,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--imports", action="append", default=[], help="a top-level import name (repeat)")
     p.add_argument("--unvendor-tests", action="store_true", help="move tests out of the package")
     p.add_argument("--allow-pure", action="store_true", help="a package build may make no extension module")
+    p.add_argument("--executable", action="append", default=[], help="requirements.executable (repeat)")
     p.add_argument("--log", required=True, type=Path, help="the build log to write")
     p.add_argument("--fragments", required=True, type=Path, help="directory to create: index fragments")
     p.add_argument("--wheel", type=Path, help="package archive to write (wheel, or zip for a shared library)")

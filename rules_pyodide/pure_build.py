@@ -13,6 +13,7 @@
    LDCXXSHARED, FC, F77, F90; any run of one fails the build, even one the backend would survive (an optional
    extension that falls back to pure Python), naming the recipe and the file it tried to compile. A package that
    compiles is built by the emcc path, which rules_pyodide.recipes_bzl chooses from the source (sdist_kind).
+   Each `--executable` (requirements.executable) must be on PATH first, or the build stops at once saying which.
 2. The wheel must be pure (every tag `*-none-any`, no extension module or shared object in it) and its metadata
    must name the recipe's package and version.
 3. It is installed as Pyodide installs a wheel: unpacked into the site-packages tree (`--site`).
@@ -150,6 +151,16 @@ def compiler_attempt(log: Path) -> str | None:
     what = sources[0] if sources else " ".join(words[1:])[:120] or "no arguments"
     more = f", {len(lines) - 1} more run(s)" if len(lines) > 1 else ""
     return f"{words[0]} on {what}{more}"
+
+
+def check_executables(tools: Sequence[str], path: str) -> None:
+    """`requirements.executable`: each tool must be on `path` (pyodide-build checks them before building)."""
+    missing = [tool for tool in tools if shutil.which(tool, path=path) is None]
+    if missing:
+        raise BuildError(
+            f"requirements.executable: {', '.join(repr(t) for t in missing)} not found on the build's PATH "
+            f"({path}): install it on the build machine"
+        )
 
 
 def _check_no_compiler(name: str, log: Path) -> None:
@@ -349,6 +360,10 @@ def build(args: argparse.Namespace) -> None:
     try:
         copy_source(args.source, scratch / "src")
         env = build_env(scratch, args.host_site)
+        try:
+            check_executables(args.executable, env.get("PATH", os.defpath))
+        except BuildError as err:
+            raise BuildError(f"{args.name}: {err}") from None
         attempts = scratch / "compiler-runs.log"
         refuse_compilers(scratch / "bin", attempts, env)
         try:
@@ -405,6 +420,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--imports", action="append", default=[], help="a top-level import name (repeat)")
     parser.add_argument("--host-site", action="append", default=[], type=Path, help="host requirement's tree")
     parser.add_argument("--meta", default="", help="the recipe file, named first in every error")
+    parser.add_argument("--executable", action="append", default=[], help="requirements.executable (repeat)")
     return parser
 
 

@@ -187,6 +187,7 @@ def _entry(
         "post": build.post,
         "backend_flags": build.backend_flags,
         "cross_script": build.cross_script,
+        "executables": list(recipe.requirements.executable),
         "replace_libs": list(build.replace_libs),
         "exports": exports,
         "imports": list(recipe.package.top_level or recipe.test.imports),

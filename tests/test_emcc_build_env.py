@@ -151,3 +151,11 @@ def test_cross_script_exports_reach_the_build_not_post(tmp_path: Path, env: dict
     after_script = run_script("export A=script", scratch / "src", env, log, "script", scratch)
     after_cross = run_script("export B=cross", scratch / "src", after_script, log, "cross-script", scratch)
     assert (after_cross["A"], after_cross["B"]) == ("script", "cross") and "B" not in after_script
+
+
+def test_missing_executable_is_named(tmp_path: Path) -> None:
+    from rules_pyodide.pure_build import BuildError, check_executables
+
+    check_executables(["sh"], os.defpath)
+    with pytest.raises(BuildError, match=r"requirements.executable: 'no-such-tool-x' not found on the build's PATH"):
+        check_executables(["sh", "no-such-tool-x"], os.defpath)

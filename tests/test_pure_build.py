@@ -170,3 +170,10 @@ def test_a_wheel_with_a_shared_object_is_refused(tmp_path: Path, capsys: pytest.
     err = capsys.readouterr().err
     assert "packages/tiny-pkg/meta.yaml: tiny-pkg: tiny_pkg-1.0-py3-none-any.whl holds " in err
     assert "tiny_pkg/_prebuilt.cpython-311-x86_64-linux-gnu.so, a compiled module" in err and err.count("\n") == 1
+
+
+def test_missing_executable_stops_the_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = project(tmp_path, FLIT_PYPROJECT)
+    assert build(src, tmp_path / "o", "--executable", "no-such-tool-x", "--meta", "packages/t/meta.yaml") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: packages/t/meta.yaml: tiny-pkg: requirements.executable: 'no-such-tool-x' not found")

@@ -116,6 +116,7 @@ def _pyodide_emcc_build_impl(ctx):
         args.add("--unvendor-tests")
     if ctx.attr.allow_pure:
         args.add("--allow-pure")
+    args.add_all(ctx.attr.executables, before_each = "--executable")
     args.add("--log", log)
     args.add("--fragments", fragments.path)
     if wheel:
@@ -178,6 +179,9 @@ pyodide_emcc_build = rule(
         "host_deps": attr.label_list(
             providers = [PyodidePackageInfo],
             doc = "Pure-Python host requirements: their installed trees are on PYTHONPATH while building.",
+        ),
+        "executables": attr.string_list(
+            doc = "`requirements.executable`: host programs the build needs; a missing one fails the build at once.",
         ),
         "imports": attr.string_list(doc = "Top-level import names, for the index fragment."),
         "ldflags": attr.string(doc = "`build.ldflags`: added to every link."),

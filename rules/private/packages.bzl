@@ -134,6 +134,7 @@ def _build(name, r, all_recipes):
         depends = [all_recipes[d]["name"] for d in r["run"]],
         imports = r["imports"],
         host_deps = [":" + d for d in r["host"]],
+        executables = r.get("executables", []),
     )
     if not r.get("compiled"):
         pyodide_pure_build(meta = r["meta"], **common)

@@ -38,6 +38,7 @@ def _pyodide_pure_build_impl(ctx):
     args.add_all(host_sites, before_each = "--host-site", expand_directories = False)
     if ctx.attr.meta:
         args.add("--meta", ctx.attr.meta)
+    args.add_all(ctx.attr.executables, before_each = "--executable")
     ctx.actions.run(
         executable = ctx.executable._tool,
         arguments = [args],
@@ -66,6 +67,9 @@ pyodide_pure_build = rule(
         "host_deps": attr.label_list(
             providers = [PyodidePackageInfo],
             doc = "Host requirements (`requirements.host`): their installed trees are on PYTHONPATH while building.",
+        ),
+        "executables": attr.string_list(
+            doc = "`requirements.executable`: host programs the build needs; a missing one fails the build at once.",
         ),
         "imports": attr.string_list(doc = "Top-level import names, for the index fragment."),
         "meta": attr.string(doc = "The recipe file (e.g. `packages/six/meta.yaml`), named first in every error."),
