@@ -2,6 +2,10 @@
 
     python -m rules_pyodide.recipes_bzl --packages packages --output-dir DIR [--distdir .cache/distdir]
         [--source-rule LABEL]
+    python -m rules_pyodide.recipes_bzl --packages DIR --summary     (rules-pyodide recipes-bzl ...)
+
+`--summary` writes nothing: it prints how the recipes of DIR (e.g. Pyodide's own `packages/`) fare, one line of
+figures and then each broken recipe's error, and exits 1 if any is broken.
 
 Writes `DIR/recipes.bzl` (`RECIPES`: every enabled recipe keyed by its directory name, which is its target name in
 `//packages`) and `DIR/sources.bzl` (`pyodide_sources()`: one `pyodide_source` repository per recipe with a
@@ -334,13 +338,34 @@ def write(packages: Path, output_dir: Path, distdir: str, source_rule: str) -> d
     return data
 
 
+def summary(packages: Path, distdir: Path) -> int:
+    """Print the figures of `convert(packages)` and each broken recipe's error; 1 if any is broken."""
+    total = len(list(packages.glob("*/meta.yaml")))
+    data = convert(packages, distdir if distdir.is_dir() else None)
+    kinds = [e["kind"] for e in data["recipes"].values()]
+    print(
+        f"{packages}: {total} recipes: {len(data['recipes'])} buildable "
+        f"({kinds.count('compiled')} compiled, {kinds.count('pure')} pure, {kinds.count('unknown')} source not looked "
+        f"into), {len(data['disabled'])} disabled, {len(data['stdlib'])} stdlib, {len(data['broken'])} broken; "
+        f"{len(data['warnings'])} warnings"
+    )
+    for message in data["broken"].values():
+        print(f"error: {message}")
+    return 1 if data["broken"] else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rules_pyodide.recipes_bzl", description=__doc__.split("\n")[0])
     parser.add_argument("--packages", required=True, type=Path, help="directory holding <name>/meta.yaml")
-    parser.add_argument("--output-dir", required=True, type=Path, help="where recipes.bzl and sources.bzl go")
+    parser.add_argument("--output-dir", type=Path, help="where recipes.bzl and sources.bzl go")
+    parser.add_argument("--summary", action="store_true", help="print figures and errors; write nothing")
     parser.add_argument("--distdir", default=".cache/distdir", help="passed to each pyodide_source (see its doc)")
     parser.add_argument("--source-rule", default=DEFAULT_SOURCE_RULE, help="label of source_repository.bzl")
     args = parser.parse_args(argv)
+    if args.summary:
+        return summary(args.packages, Path(args.distdir))
+    if args.output_dir is None:
+        parser.error("--output-dir is required (unless --summary)")
     try:
         data = write(args.packages, args.output_dir, args.distdir, args.source_rule)
     except OSError as err:

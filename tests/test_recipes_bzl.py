@@ -210,3 +210,17 @@ def test_sources_bzl_declares_one_repository_per_url(tmp_path: Path) -> None:
     text = (tmp_path / "out" / "sources.bzl").read_text()
     assert text.count("pyodide_source(") == 1 and 'name = "pyodide_source_six"' in text
     assert 'distdir = "dd"' in text and f'sha256 = "{SHA}"' in text
+
+
+def test_summary_prints_figures_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    packages = tmp_path / "packages"
+    recipe(packages, "six", simple("six"))
+    recipe(packages, "bad", simple("bad", extra="build:\n  colour: red\n"))
+    assert main(["--packages", str(packages), "--summary", "--distdir", str(tmp_path / "none")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        f"{packages}: 2 recipes: 1 buildable (0 compiled, 0 pure, 1 source not looked into), 0 disabled, "
+        "0 stdlib, 1 broken; 0 warnings"
+    )
+    assert out[1].startswith(f"error: {packages / 'bad' / 'meta.yaml'}: build.colour: unknown key")
+    assert not (tmp_path / "out").exists()
