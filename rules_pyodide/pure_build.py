@@ -200,10 +200,20 @@ def _dist_info(names: Sequence[str], wheel: str) -> str:
     return infos[0]
 
 
+def _is_binary_module(zf: zipfile.ZipFile, member: str) -> bool:
+    """An ELF or WebAssembly file, whatever its name (what a compiler run by absolute path would make here). Windows
+    launchers (setuptools' `cli.exe`) are data for a pure wheel, so PE files are not counted."""
+    if member.endswith("/"):
+        return False
+    with zf.open(member) as f:
+        head = f.read(4)
+    return head in (b"\x7fELF", b"\0asm")
+
+
 def check_wheel(path: Path, name: str, version: str) -> None:
     """Pure (every tag *-none-any, no compiled module inside), and METADATA names the recipe's package and version."""
     with zipfile.ZipFile(path) as zf:
-        compiled = [n for n in zf.namelist() if _COMPILED_RE.search(n)]
+        compiled = [n for n in zf.namelist() if _COMPILED_RE.search(n) or _is_binary_module(zf, n)]
         if compiled:
             raise BuildError(
                 f"{name}: {path.name} holds {compiled[0]}, a compiled module: a pure-Python build must yield none"

@@ -177,3 +177,10 @@ def test_missing_executable_stops_the_build(tmp_path: Path, capsys: pytest.Captu
     assert build(src, tmp_path / "o", "--executable", "no-such-tool-x", "--meta", "packages/t/meta.yaml") == 1
     err = capsys.readouterr().err
     assert err.startswith("error: packages/t/meta.yaml: tiny-pkg: requirements.executable: 'no-such-tool-x' not found")
+
+
+def test_a_binary_under_any_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = project(tmp_path, SETUPTOOLS_PYPROJECT + '\n[tool.setuptools.package-data]\ntiny_pkg = ["*.bin"]\n')
+    (src / "tiny_pkg" / "helper.bin").write_bytes(b"\x7fELF\x02\x01\x01")
+    assert build(src, tmp_path / "o") == 1
+    assert "holds tiny_pkg/helper.bin, a compiled module" in capsys.readouterr().err
