@@ -12,7 +12,8 @@
         --log FILE --fragments DIR [--wheel OUT --site DIR --tests DIR] [--prefix DIR]
 
 Everything happens in one scratch directory next to the outputs, with no network (the Bazel action blocks it).
-First, each `--executable` (requirements.executable) must be on PATH, or the build stops at once saying which.
+First, each `--executable` (requirements.executable) must be on PATH, or the build stops at once saying which, and
+`--constraint` / `--build-extra` must hold in the build environment (pure_build.check_build_requirements).
 
 1. The source tree is copied; shims named cc/gcc/clang, c++/g++/clang++, ar, ranlib (and emcc's own names) go
    first on PATH and into CC, CXX, LDSHARED, AR, RANLIB: they run rules_pyodide/compiler_wrapper.py, which turns
@@ -68,6 +69,7 @@ from rules_pyodide.pure_build import (
     _move_tree,
     _zip_time,
     build_env,
+    check_build_requirements,
     check_executables,
     copy_source,
     install,
@@ -431,6 +433,7 @@ def build(args: argparse.Namespace) -> None:
         copy_source(args.source, src)
         (scratch / "prefix").mkdir()
         check_executables(args.executable, os.environ.get("PATH", os.defpath))
+        check_build_requirements(args.constraint, args.build_extra)
         env = _environment(args, scratch, _wrapper_config(args, scratch, log))
         env = run_script(args.script, src, env, log, "script", scratch)
         # cross-script: what it exports reaches the build, not build.post (pyodide-build runs it in the build env).
@@ -563,6 +566,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--unvendor-tests", action="store_true", help="move tests out of the package")
     p.add_argument("--allow-pure", action="store_true", help="a package build may make no extension module")
     p.add_argument("--executable", action="append", default=[], help="requirements.executable (repeat)")
+    p.add_argument("--constraint", action="append", default=[], help="requirements.constraint (repeat)")
+    p.add_argument("--build-extra", action="append", default=[], help="requirements.build-extras (repeat)")
     p.add_argument("--log", required=True, type=Path, help="the build log to write")
     p.add_argument("--fragments", required=True, type=Path, help="directory to create: index fragments")
     p.add_argument("--wheel", type=Path, help="package archive to write (wheel, or zip for a shared library)")

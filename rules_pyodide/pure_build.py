@@ -13,7 +13,9 @@
    LDCXXSHARED, FC, F77, F90; any run of one fails the build, even one the backend would survive (an optional
    extension that falls back to pure Python), naming the recipe and the file it tried to compile. A package that
    compiles is built by the emcc path, which rules_pyodide.recipes_bzl chooses from the source (sdist_kind).
-   Each `--executable` (requirements.executable) must be on PATH first, or the build stops at once saying which.
+   Each `--executable` (requirements.executable) must be on PATH first, or the build stops at once saying which;
+   `--constraint` / `--build-extra` (requirements.constraint / build-extras) are checked against the build
+   environment (check_build_requirements).
 2. The wheel must be pure (every tag `*-none-any`, no extension module or shared object in it) and its metadata
    must name the recipe's package and version.
 3. It is installed as Pyodide installs a wheel: unpacked into the site-packages tree (`--site`).
@@ -161,6 +163,34 @@ def check_executables(tools: Sequence[str], path: str) -> None:
             f"requirements.executable: {', '.join(repr(t) for t in missing)} not found on the build's PATH "
             f"({path}): install it on the build machine"
         )
+
+
+def check_build_requirements(constraints: Sequence[str], extras: Sequence[str]) -> None:
+    """`requirements.constraint` and `requirements.build-extras` against this interpreter's environment, which
+    every build uses as is (no build isolation, nothing resolved or downloaded): a constrained distribution that is
+    installed must satisfy its constraint, and every build extra must be installed and satisfy its specifier."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    for key, items, required in (("constraint", constraints, False), ("build-extras", extras, True)):
+        for text in items:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate():
+                continue
+            try:
+                installed = metadata.version(req.name)
+            except metadata.PackageNotFoundError:
+                if required:
+                    raise BuildError(
+                        f"requirements.{key}: {text!r} is not installed in the build environment (build "
+                        "requirements are not installed per recipe: add it to the project's environment)"
+                    ) from None
+                continue
+            if not req.specifier.contains(installed, prereleases=True):
+                raise BuildError(
+                    f"requirements.{key}: {text!r} does not hold: the build environment has {req.name} {installed}"
+                )
 
 
 def _check_no_compiler(name: str, log: Path) -> None:
@@ -372,6 +402,7 @@ def build(args: argparse.Namespace) -> None:
         env = build_env(scratch, args.host_site)
         try:
             check_executables(args.executable, env.get("PATH", os.defpath))
+            check_build_requirements(args.constraint, args.build_extra)
         except BuildError as err:
             raise BuildError(f"{args.name}: {err}") from None
         attempts = scratch / "compiler-runs.log"
@@ -431,6 +462,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host-site", action="append", default=[], type=Path, help="host requirement's tree")
     parser.add_argument("--meta", default="", help="the recipe file, named first in every error")
     parser.add_argument("--executable", action="append", default=[], help="requirements.executable (repeat)")
+    parser.add_argument("--constraint", action="append", default=[], help="requirements.constraint (repeat)")
+    parser.add_argument("--build-extra", action="append", default=[], help="requirements.build-extras (repeat)")
     return parser
 
 

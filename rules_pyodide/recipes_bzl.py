@@ -192,6 +192,8 @@ def _entry(
         "backend_flags": build.backend_flags,
         "cross_script": build.cross_script,
         "executables": list(recipe.requirements.executable),
+        "constraints": list(recipe.requirements.constraint),
+        "build_extras": list(recipe.requirements.build_extras),
         "replace_libs": list(build.replace_libs),
         "exports": exports,
         "imports": list(recipe.package.top_level or recipe.test.imports),

@@ -159,3 +159,17 @@ def test_missing_executable_is_named(tmp_path: Path) -> None:
     check_executables(["sh"], os.defpath)
     with pytest.raises(BuildError, match=r"requirements.executable: 'no-such-tool-x' not found on the build's PATH"):
         check_executables(["sh", "no-such-tool-x"], os.defpath)
+
+
+def test_constraints_and_build_extras_are_checked_against_the_build_environment() -> None:
+    from importlib import metadata
+
+    from rules_pyodide.pure_build import BuildError, check_build_requirements
+
+    setuptools = metadata.version("setuptools")
+    check_build_requirements([f"setuptools=={setuptools}", "no-such-dist-x<1"], [f"setuptools>={setuptools}"])
+    check_build_requirements(["setuptools<1; python_version < '3'"], [])  # a marker that does not hold
+    with pytest.raises(BuildError, match=rf"requirements.constraint: 'setuptools<1' does not hold: .* {setuptools}$"):
+        check_build_requirements(["setuptools<1"], [])
+    with pytest.raises(BuildError, match=r"requirements.build-extras: 'no-such-dist-x' is not installed"):
+        check_build_requirements([], ["no-such-dist-x"])

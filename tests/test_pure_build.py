@@ -184,3 +184,9 @@ def test_a_binary_under_any_name_is_refused(tmp_path: Path, capsys: pytest.Captu
     (src / "tiny_pkg" / "helper.bin").write_bytes(b"\x7fELF\x02\x01\x01")
     assert build(src, tmp_path / "o") == 1
     assert "holds tiny_pkg/helper.bin, a compiled module" in capsys.readouterr().err
+
+
+def test_unmet_constraint_stops_the_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = project(tmp_path, FLIT_PYPROJECT)
+    assert build(src, tmp_path / "o", "--constraint", "flit_core<1") == 1
+    assert "tiny-pkg: requirements.constraint: 'flit_core<1' does not hold" in capsys.readouterr().err

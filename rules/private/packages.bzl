@@ -135,6 +135,8 @@ def _build(name, r, all_recipes):
         imports = r["imports"],
         host_deps = [":" + d for d in r["host"]],
         executables = r.get("executables", []),
+        constraints = r.get("constraints", []),
+        build_extras = r.get("build_extras", []),
     )
     if not r.get("compiled"):
         pyodide_pure_build(meta = r["meta"], **common)

@@ -39,6 +39,8 @@ def _pyodide_pure_build_impl(ctx):
     if ctx.attr.meta:
         args.add("--meta", ctx.attr.meta)
     args.add_all(ctx.attr.executables, before_each = "--executable")
+    args.add_all(ctx.attr.constraints, before_each = "--constraint")
+    args.add_all(ctx.attr.build_extras, before_each = "--build-extra")
     ctx.actions.run(
         executable = ctx.executable._tool,
         arguments = [args],
@@ -67,6 +69,13 @@ pyodide_pure_build = rule(
         "host_deps": attr.label_list(
             providers = [PyodidePackageInfo],
             doc = "Host requirements (`requirements.host`): their installed trees are on PYTHONPATH while building.",
+        ),
+        "build_extras": attr.string_list(
+            doc = "`requirements.build-extras`: PEP 508 build requirements that must be installed in the build " +
+                  "environment.",
+        ),
+        "constraints": attr.string_list(
+            doc = "`requirements.constraint`: PEP 508 constraints the build environment must satisfy.",
         ),
         "executables": attr.string_list(
             doc = "`requirements.executable`: host programs the build needs; a missing one fails the build at once.",
