@@ -472,7 +472,7 @@ def _build_package(
         raise BuildError(f"the build produced no extension module (*{host_suffix}); is this a compiled package?")
     post_env = {**(env if post_base is None else post_base), "SITEPACKAGES": str(site)}
     run_script(args.post, src, post_env, log, "post", scratch)
-    moved = unvendor_tests(site, scratch / "tests") if args.unvendor_tests else 0
+    moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
     write_wheel(site, args.wheel, args.wheel_tag)
     for root in (site, scratch / "tests"):
         for path in [root, *root.rglob("*")] if root.exists() else []:
@@ -564,6 +564,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--depends", action="append", default=[], help="a run requirement (repeat)")
     p.add_argument("--imports", action="append", default=[], help="a top-level import name (repeat)")
     p.add_argument("--unvendor-tests", action="store_true", help="move tests out of the package")
+    p.add_argument("--retain-test-pattern", action="append", default=[], help="build._retain-test-patterns")
     p.add_argument("--allow-pure", action="store_true", help="a package build may make no extension module")
     p.add_argument("--executable", action="append", default=[], help="requirements.executable (repeat)")
     p.add_argument("--constraint", action="append", default=[], help="requirements.constraint (repeat)")

@@ -284,8 +284,14 @@ def install(wheel: Path, site: Path) -> None:
             os.chmod(dest, 0o755 if executable else 0o644)
 
 
-def unvendor_tests(site: Path, tests: Path) -> int:
-    """Move test directories and files from `site` to the same relative place under `tests`; returns how many."""
+def unvendor_tests(site: Path, tests: Path, retain: Sequence[str] = ()) -> int:
+    """Move test directories and files from `site` to the same relative place under `tests`; returns how many.
+
+    `retain` (build._retain-test-patterns): files whose path relative to `site` matches one of these fnmatch
+    patterns stay, as in pyodide-build; test directories are then moved file by file.
+    """
+    if retain:
+        return _unvendor_files(site, tests, retain)
     moved = 0
     for root, dirs, files in os.walk(site):
         rel = Path(root).relative_to(site)
@@ -300,6 +306,25 @@ def unvendor_tests(site: Path, tests: Path) -> int:
                 (tests / rel).mkdir(parents=True, exist_ok=True)
                 shutil.move(os.path.join(root, f), tests / rel / f)
                 moved += 1
+    return moved
+
+
+def _unvendor_files(site: Path, tests: Path, retain: Sequence[str]) -> int:
+    moved = 0
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        rel = path.relative_to(site)
+        if "__pycache__" in rel.parts:
+            continue
+        in_test_dir = any(part in TEST_DIRS for part in rel.parts[:-1])
+        is_test_file = any(fnmatch.fnmatchcase(rel.name, pattern) for pattern in TEST_FILES)
+        if not (in_test_dir or is_test_file) or any(fnmatch.fnmatch(rel.as_posix(), p) for p in retain):
+            continue
+        (tests / rel.parent).mkdir(parents=True, exist_ok=True)
+        shutil.move(path, tests / rel)
+        moved += 1
+    for directory in sorted((p for p in site.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(directory.iterdir()) and any(part in TEST_DIRS for part in directory.relative_to(site).parts):
+            directory.rmdir()  # a test directory emptied by the moves
     return moved
 
 
@@ -416,7 +441,7 @@ def build(args: argparse.Namespace) -> None:
         check_wheel(built, args.name, args.version)
         site = scratch / "site"
         install(built, site)
-        moved = unvendor_tests(site, scratch / "tests") if args.unvendor_tests else 0
+        moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
         write_wheel(site, args.wheel)
         for root in (site, scratch / "tests"):
             for path in [root, *root.rglob("*")] if root.exists() else []:
@@ -457,6 +482,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fragments", required=True, type=Path, help="directory to create: index fragments")
     parser.add_argument("--tests", type=Path, help="directory to create: NAME-tests.tar when tests were found")
     parser.add_argument("--unvendor-tests", action="store_true", help="move tests out of the package")
+    parser.add_argument("--retain-test-pattern", action="append", default=[], help="build._retain-test-patterns")
     parser.add_argument("--depends", action="append", default=[], help="a run requirement (repeat)")
     parser.add_argument("--imports", action="append", default=[], help="a top-level import name (repeat)")
     parser.add_argument("--host-site", action="append", default=[], type=Path, help="host requirement's tree")

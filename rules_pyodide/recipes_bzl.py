@@ -201,6 +201,7 @@ def _entry(
         "test_script": recipe.test.script,
         "test_requires": [directories[str(canonicalize_name(d))] for d in recipe.test.requires],
         "unvendor_tests": recipe.build.unvendor_tests,
+        "retain_test_patterns": list(recipe.build.retain_test_patterns),
         "wheel": wheel,
     }
 

@@ -190,3 +190,19 @@ def test_unmet_constraint_stops_the_build(tmp_path: Path, capsys: pytest.Capture
     src = project(tmp_path, FLIT_PYPROJECT)
     assert build(src, tmp_path / "o", "--constraint", "flit_core<1") == 1
     assert "tiny-pkg: requirements.constraint: 'flit_core<1' does not hold" in capsys.readouterr().err
+
+
+def test_retain_test_patterns_keep_matching_test_files(tmp_path: Path) -> None:
+    from rules_pyodide.pure_build import unvendor_tests
+
+    site = tmp_path / "site"
+    for rel in ("pkg/__init__.py", "pkg/tests/__init__.py", "pkg/tests/test_a.py", "pkg/tests/data/x.txt"):
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text("")
+    (site / "pkg" / "conftest.py").write_text("")
+    moved = unvendor_tests(site, tmp_path / "tests", ["pkg/tests/__init__.py", "*/conftest.py"])
+    kept = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+    gone = sorted(p.relative_to(tmp_path / "tests").as_posix() for p in (tmp_path / "tests").rglob("*") if p.is_file())
+    assert kept == ["pkg/__init__.py", "pkg/conftest.py", "pkg/tests/__init__.py"]
+    assert gone == ["pkg/tests/data/x.txt", "pkg/tests/test_a.py"] and moved == 2
+    assert not (site / "pkg" / "tests" / "data").exists()  # emptied test directories go

@@ -117,6 +117,7 @@ def _pyodide_emcc_build_impl(ctx):
     if ctx.attr.allow_pure:
         args.add("--allow-pure")
     args.add_all(ctx.attr.executables, before_each = "--executable")
+    args.add_all(ctx.attr.retain_test_patterns, before_each = "--retain-test-pattern")
     args.add_all(ctx.attr.constraints, before_each = "--constraint")
     args.add_all(ctx.attr.build_extras, before_each = "--build-extra")
     args.add("--log", log)
@@ -209,6 +210,9 @@ pyodide_emcc_build = rule(
             default = "package",
             values = ["package", "static_library", "shared_library"],
             doc = "`build.type`.",
+        ),
+        "retain_test_patterns": attr.string_list(
+            doc = "`build._retain-test-patterns`: fnmatch patterns (relative to site-packages) of test files kept.",
         ),
         "unvendor_tests": attr.bool(default = True, doc = "Move tests out of the package (`build.unvendor-tests`)."),
         "version": attr.string(mandatory = True, doc = "`package.version`."),

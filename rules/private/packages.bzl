@@ -131,6 +131,7 @@ def _build(name, r, all_recipes):
         version = r["version"],
         wheel = r["wheel"],
         unvendor_tests = r["unvendor_tests"],
+        retain_test_patterns = r.get("retain_test_patterns", []),
         depends = [all_recipes[d]["name"] for d in r["run"]],
         imports = r["imports"],
         host_deps = [":" + d for d in r["host"]],

@@ -39,6 +39,7 @@ def _pyodide_pure_build_impl(ctx):
     if ctx.attr.meta:
         args.add("--meta", ctx.attr.meta)
     args.add_all(ctx.attr.executables, before_each = "--executable")
+    args.add_all(ctx.attr.retain_test_patterns, before_each = "--retain-test-pattern")
     args.add_all(ctx.attr.constraints, before_each = "--constraint")
     args.add_all(ctx.attr.build_extras, before_each = "--build-extra")
     ctx.actions.run(
@@ -87,6 +88,9 @@ pyodide_pure_build = rule(
             allow_single_file = True,
             mandatory = True,
             doc = "The patched source tree (`:<name>_patched`).",
+        ),
+        "retain_test_patterns": attr.string_list(
+            doc = "`build._retain-test-patterns`: fnmatch patterns (relative to site-packages) of test files kept.",
         ),
         "unvendor_tests": attr.bool(
             default = True,
