@@ -10,7 +10,8 @@
 #    /sys in it and copies /etc/resolv.conf. A policy-rc.d refuses to start services (nginx would otherwise start
 #    inside the chroot on the host's port 80).
 # 2. Installs only what a fresh machine of this kind has before our set-up: git ca-certificates python3 python3-venv
-#    python3-pip make curl xz-utils nodejs npm procps (Debian 13's python3 is 3.13; the machine kind ships its own).
+#    python3-pip make curl xz-utils nodejs npm procps (Debian 13's python3 is 3.13; the machine kind ships its own),
+#    and the host's local CA certificates (/usr/local/share/ca-certificates: the egress proxy's).
 # 3. Clones the repository (default: this checkout, at its HEAD) into /root/rules_pyodide inside the chroot (a fresh
 #    clone each run, by the host's git) and runs the README set-up there, `bash tools/setup.sh`: the toolchain trees are downloaded and
 #    built again into the chroot's ~/.cache/rules_pyodide/toolchains (~1 GB, a few minutes) and must come out with
@@ -89,6 +90,13 @@ BASE=(git ca-certificates python3 python3-venv python3-pip make curl xz-utils no
 log "apt inside the chroot: ${BASE[*]}"
 in_chroot "dpkg-query -W -f='\${Status}\n' ${BASE[*]} 2>/dev/null | grep -c 'install ok installed' | grep -qx ${#BASE[@]} ||
   { apt-get update -q && DEBIAN_FRONTEND=noninteractive nice -n 10 apt-get install -y -q ${BASE[*]}; }"
+# Machines of this kind reach PyPI and npm through an egress proxy whose CA certificates the host trusts
+# (/usr/local/share/ca-certificates): a fresh machine has them too, so the chroot trusts the same ones.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$ROOT_DIR/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT_DIR/usr/local/share/ca-certificates/"
+  in_chroot 'update-ca-certificates >/dev/null'
+fi
 in_chroot 'cat /etc/debian_version; python3 --version; node --version; npm --version' >&2
 
 COMMIT="$(git -C "$REPO" rev-parse HEAD)"
