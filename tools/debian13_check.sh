@@ -13,11 +13,11 @@
 #    python3-pip make curl xz-utils nodejs npm procps (Debian 13's python3 is 3.13; the machine kind ships its own),
 #    and the host's local CA certificates (/usr/local/share/ca-certificates: the egress proxy's).
 # 3. Clones the repository (default: this checkout, at its HEAD) into /root/rules_pyodide inside the chroot (a fresh
-#    clone each run, by the host's git) and runs the README set-up there, `bash tools/setup.sh`: the toolchain trees are downloaded and
+#    clone by the host's git, or the earlier run's clone moved to this commit) and runs the README set-up there, `bash tools/setup.sh`: the toolchain trees are downloaded and
 #    built again into the chroot's ~/.cache/rules_pyodide/toolchains (~1 GB, a few minutes) and must come out with
 #    the tree_digest of their locks (the set-up refuses a tree that does not).
 # 4. For every profile (default: all of rules_pyodide/runtimes.json), `bazel build //:release --//:pyodide=<p>`
-#    inside the chroot, saving .bazel/bin/release/SHA256SUMS to $RESULTS/d13/SHA256SUMS.<p> (RESULTS defaults to
+#    inside the chroot, saving .bazel/bin/release/SHA256SUMS (and provenance.json) to $RESULTS/d13/SHA256SUMS.<p> (RESULTS defaults to
 #    /tmp/d13-results). Compare with the same build on the host in a fresh clone of the same commit:
 #        git clone REPO /tmp/d12-clone && cd /tmp/d12-clone && bash tools/setup.sh &&
 #        bazel build //:release --//:pyodide=<p> && diff .bazel/bin/release/SHA256SUMS $RESULTS/d13/SHA256SUMS.<p>
@@ -102,9 +102,15 @@ in_chroot 'cat /etc/debian_version; python3 --version; node --version; npm --ver
 COMMIT="$(git -C "$REPO" rev-parse HEAD)"
 log "cloning $REPO at $COMMIT into /root/rules_pyodide"
 # Cloned by the host's git: a worktree's .git names its main repository by an absolute host path the chroot lacks.
-rm -rf "$ROOT_DIR/root/rules_pyodide"
-git clone -q --no-hardlinks "$REPO" "$ROOT_DIR/root/rules_pyodide"
-git -C "$ROOT_DIR/root/rules_pyodide" checkout -q "$COMMIT"
+# A clone from an earlier run is moved to the commit instead (its .venv and Bazel output base are kept).
+CLONE="$ROOT_DIR/root/rules_pyodide"
+if [ -d "$CLONE/.git" ] && [ -z "$(git -C "$CLONE" status --porcelain --untracked-files=no)" ]; then
+  git -C "$CLONE" fetch -q "$REPO" "$COMMIT" && git -C "$CLONE" checkout -q "$COMMIT"
+else
+  rm -rf "$CLONE"
+  git clone -q --no-hardlinks "$REPO" "$CLONE"
+  git -C "$CLONE" checkout -q "$COMMIT"
+fi
 
 OUT="$RESULTS/d13"
 mkdir -p "$OUT"
@@ -123,7 +129,9 @@ if [ "$DO_BUILD" = 1 ]; then
     log "bazel build //:release --//:pyodide=$p inside the chroot"
     in_chroot "cd /root/rules_pyodide && time nice -n 10 bazel build //:release --//:pyodide=$p" 2>&1 |
       tee "$OUT/build.$p.log" >&2
-    cp "$ROOT_DIR/root/rules_pyodide/.bazel/bin/release/SHA256SUMS" "$OUT/SHA256SUMS.$p"
+    # .bazel/bin is an absolute link inside the chroot: read it there.
+    in_chroot "cat /root/rules_pyodide/.bazel/bin/release/SHA256SUMS" >"$OUT/SHA256SUMS.$p"
+    in_chroot "cat /root/rules_pyodide/.bazel/bin/release/provenance.json" >"$OUT/provenance.$p.json"
     log "saved $OUT/SHA256SUMS.$p ($(wc -l <"$OUT/SHA256SUMS.$p") files)"
   done
 fi
