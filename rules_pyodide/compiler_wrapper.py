@@ -82,9 +82,24 @@ def map_include(path: str, config: dict[str, Any]) -> str:
         if norm.startswith(site + "/"):
             rel = norm[len(site) + 1 :]
             for target in config.get("target_sites", []):
-                if os.path.isdir(os.path.join(target, rel)):
-                    return os.path.join(target, rel)
+                for cand in _same_dirs(rel):
+                    if os.path.isdir(os.path.join(target, cand)):
+                        return os.path.join(target, cand)
     return path
+
+
+# numpy 2 moved numpy/core to numpy/_core: a host numpy 2 (the one Python 3.13 hosts get) names its headers
+# numpy/_core/include, which a numpy 1.x recipe's tree holds as numpy/core/include.
+RENAMED_DIRS = (("numpy/_core/", "numpy/core/"),)
+
+
+def _same_dirs(rel: str) -> list[str]:
+    """rel, then the names the same directory has in older releases of its package."""
+    out = [rel]
+    for new, old in RENAMED_DIRS:
+        if (rel + "/").startswith(new):
+            out.append((old + (rel + "/")[len(new) :]).rstrip("/"))
+    return out
 
 
 def filter_args(args: Sequence[str], config: dict[str, Any]) -> list[str]:

@@ -60,6 +60,17 @@ def test_host_site_include_maps_to_the_compiled_requirement(tmp_path: Any) -> No
     ]
 
 
+def test_numpy2_host_include_maps_to_a_numpy1_recipe(tmp_path: Any) -> None:
+    # Python 3.13 hosts get a host numpy 2 (numpy/_core/include); the numpy 1.x recipe has numpy/core/include.
+    target = tmp_path / "numpy_build" / "site"
+    (target / "numpy" / "core" / "include").mkdir(parents=True)
+    site = "/venv/lib/python3.13/site-packages"
+    cfg = config(host_site_dirs=[site], target_sites=[str(target)])
+    mapped = str(target / "numpy" / "core" / "include")
+    assert filter_args([f"-I{site}/numpy/_core/include", "-c", "a.c"], cfg) == ["-I" + mapped, "-c", "a.c"]
+    assert filter_args([f"-I{site}/numpy/_corex", "-c", "a.c"], cfg) == [f"-I{site}/numpy/_corex", "-c", "a.c"]
+
+
 def test_compile_c_and_cxx() -> None:
     assert command("cc", ["-c", "a.c", "-o", "a.o"], config()) == [
         "EMCC", "-O2", "-fPIC", "-I/py/include", "-I/lib1/include", "-DRECIPE", "-c", "a.c", "-o", "a.o",
