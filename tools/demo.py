@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -56,7 +57,10 @@ class Check:
 def bazel_build(targets: Sequence[str]) -> None:
     console.rule("[bold]1. bazel build")
     started = time.perf_counter()
-    subprocess.run(["bazel", "build", *targets], cwd=ROOT, check=True)
+    cache = (
+        [f"--disk_cache={os.environ['RULES_PYODIDE_DISK_CACHE']}"] if os.environ.get("RULES_PYODIDE_DISK_CACHE") else []
+    )
+    subprocess.run(["bazel", "build", *cache, *targets], cwd=ROOT, check=True)
     console.print(f"built {' '.join(targets)} in {time.perf_counter() - started:.1f} s")
 
 
