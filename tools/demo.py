@@ -67,8 +67,15 @@ def bazel_build(targets: Sequence[str]) -> None:
 def profile_dist(profile: str) -> Path:
     """Where `//packages:dist_<profile>` is (its own output directory: it is built through a transition)."""
     target = f"//packages:dist_{profile}"
-    out = subprocess.run(["bazel", "cquery", "--output=files", target], cwd=ROOT, check=True, capture_output=True)
-    return ROOT / out.stdout.decode().strip().splitlines()[-1]
+    # Bazel 4.2.3's cquery has no --output=files; the starlark output gives the same exec paths (bazel-out/...),
+    # which are under .bazel/out here (--symlink_prefix=.bazel/).
+    expr = "'\\n'.join([f.path for f in target.files.to_list()])"
+    cmd = ["bazel", "cquery", "--output=starlark", "--starlark:expr=" + expr, target]
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    path = out.stdout.decode().strip().splitlines()[-1]
+    if path.startswith("bazel-out/"):
+        return ROOT / ".bazel" / "out" / path[len("bazel-out/") :]
+    return ROOT / path
 
 
 def expected_digests() -> dict[str, str]:
