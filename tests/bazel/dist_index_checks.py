@@ -3,8 +3,9 @@
     dist_index_checks.py DIST_DIR RUNTIME_PACKAGE_JSON RUN_IN_PYODIDE_JS
 
 Not merged into the runtime's index (that is what `rules-pyodide run` does): the runtime gets a directory holding its
-own files (wasm, JS, standard library) and the dist's files with the dist's own index file of the runtime's format,
-and `pyodide.loadPackage` must resolve every package of the dist and its dependencies from that index alone. Each
+own files (wasm, JS, standard library) and the dist's files with the dist's own index file of the runtime's format
+(plus only the runtime's own start-up entries, e.g. 0.21's distutils), and `pyodide.loadPackage` must resolve every
+package of the dist and its dependencies from that index alone. Each
 package's `imports` must then import from the runtime's site-packages (shared libraries: load only).
 """
 
@@ -37,16 +38,26 @@ json.dumps(results)
 """
 
 
+def startup_entries() -> dict[str, object]:
+    """The runtime's own index entries that it may load itself at start-up: its unvendored standard library
+    (`install_dir: stdlib` from 0.23, `lib` in 0.21, which loads distutils at start-up: `fullStdLib`)."""
+    own = json.loads((RUNTIME_DIR / RUNTIME.index_format).read_text())["packages"]
+    return {key: entry for key, entry in own.items() if entry.get("install_dir") in ("stdlib", "lib")}
+
+
 def index_url_dir(into: Path) -> None:
-    """The runtime's files, then the dist's (its index file replaces the runtime's)."""
+    """The runtime's files, then the dist's; the index is the dist's, plus only what the runtime loads itself."""
     for source in (RUNTIME_DIR, DIST):
         for entry in sorted(source.iterdir()):
-            if source == RUNTIME_DIR and entry.name in INDEX_FILES:
+            if entry.name in INDEX_FILES:
                 continue
             target = into / entry.name
             if target.exists() or target.is_symlink():
                 target.unlink()
             os.symlink(entry.resolve(), target)
+    index = json.loads((DIST / RUNTIME.index_format).read_text())
+    index["packages"] = {**startup_entries(), **index["packages"]}
+    (into / RUNTIME.index_format).write_text(json.dumps(index))
 
 
 class DistAsIndexUrlTest(unittest.TestCase):
