@@ -16,8 +16,9 @@ Every type has the output group `log`: the full build log (its tail is shown whe
 """
 
 load("//rules/private:providers.bzl", "PyodideLibraryInfo", "PyodidePackageInfo", "PyodideProfileInfo")
+load(":common.bzl", "CLI_TOOL")
 
-_TOOLCHAIN = "//toolchains:emscripten"
+_TOOLCHAIN = str(Label("//toolchains:emscripten"))
 
 def _check_toolchain(ctx, emscripten, profile):
     if emscripten.error:
@@ -153,7 +154,7 @@ pyodide_emcc_build = rule(
     implementation = _pyodide_emcc_build_impl,
     doc = "Builds a compiled recipe (extension package, static or shared C library) with the Emscripten toolchain " +
           "for the Pyodide profile chosen by `--//:pyodide`.",
-    attrs = {
+    attrs = dict({
         "backend_flags": attr.string(doc = "`build.backend-flags`: passed to pip as `--config-settings`."),
         "cflags": attr.string(doc = "`build.cflags`: added to every compile."),
         "cxxflags": attr.string(doc = "`build.cxxflags`: added to every C++ compile."),
@@ -188,16 +189,10 @@ pyodide_emcc_build = rule(
         "version": attr.string(mandatory = True, doc = "`package.version`."),
         "wheel": attr.string(doc = "The recipe's pure wheel name; the profile's tag replaces `py3-none-any`."),
         "_profile": attr.label(
-            default = "//toolchains/profiles:selected",
+            default = Label("//toolchains/profiles:selected"),
             providers = [PyodideProfileInfo],
             doc = "The Pyodide ABI profile chosen by `--//:pyodide`.",
         ),
-        "_tool": attr.label(
-            default = "//rules_pyodide:cli",
-            executable = True,
-            cfg = "exec",
-            doc = "The `rules-pyodide` command.",
-        ),
-    },
+    }, **CLI_TOOL),
     toolchains = [_TOOLCHAIN],
 )

@@ -1,7 +1,8 @@
 """`pyodide_recipes`: repository rule that turns `packages/*/meta.yaml` into Starlark (`recipes.bzl`, `sources.bzl`).
 
-It runs `python -m rules_pyodide.recipes_bzl` with the project interpreter (the launcher of the `python_toolchain`
-repository, so `$RULES_PYODIDE_PYTHON` and `.venv` are honoured the same way) from the workspace root, and watches
+The recipes directory is a parameter (`packages`: the BUILD file of e.g. `//third_party/pyodide` in a user's
+workspace; rules_pyodide's own is `//packages`). It runs `python -m rules_pyodide.recipes_bzl` with the rules-pyodide
+tool's interpreter (`@rules_pyodide_tool//:python`, toolchains/tool.bzl) from the main workspace root, and watches
 every `meta.yaml` through `ctx.path(Label)`: editing or deleting one re-runs the rule. Bazel 4 cannot watch a
 directory listing, so a new recipe directory is only seen when the rule re-runs: `local = True` re-runs it on every
 server start, and `pyodide_packages()` compares its own `glob` with the list and names the command that refreshes it.
@@ -70,9 +71,9 @@ pyodide_recipes = repository_rule(
             doc = "The BUILD file of the recipes directory; recipes are `<its directory>/<name>/meta.yaml`.",
         ),
         "python": attr.label(
-            default = "@rules_pyodide_python//:python",
+            default = "@rules_pyodide_tool//:python",
             allow_single_file = True,
-            doc = "Interpreter launcher (from `python_toolchain`) that runs the converter; needs PyYAML and packaging.",
+            doc = "The rules-pyodide tool's interpreter (toolchains/tool.bzl): runs the converter (PyYAML, packaging).",
         ),
         "source_rule": attr.label(
             default = Label("//rules/private:source_repository.bzl"),

@@ -15,13 +15,17 @@ load("//toolchains:pyodide_runtime.bzl", "pyodide_runtime_repository_name")
 load(":common.bzl", "CLI_TOOL", "dist_action")
 load(":providers.bzl", "PyodidePackageInfo")
 
+# The profile flag by Label, so that the transition names rules_pyodide's flag also when rules_pyodide is an external
+# repository (`@rules_pyodide//:pyodide`); Bazel 4 resolves a plain "//:pyodide" here against the main repository.
+_PROFILE_FLAG = str(Label("//:pyodide"))
+
 def _profile_transition_impl(_settings, attr):
-    return {"//:pyodide": attr.pyodide_version}
+    return {_PROFILE_FLAG: attr.pyodide_version}
 
 _profile_transition = transition(
     implementation = _profile_transition_impl,
     inputs = [],
-    outputs = ["//:pyodide"],
+    outputs = [_PROFILE_FLAG],
 )
 
 def _pyodide_run_test_impl(ctx):
@@ -95,12 +99,12 @@ _pyodide_run_test = rule(
             doc = "Required by Bazel for rules with a Starlark transition.",
         ),
         "_cli": attr.label(
-            default = "//rules_pyodide:cli",
+            default = Label("//rules_pyodide:cli"),
             executable = True,
             cfg = "target",
             doc = "`rules-pyodide`, run by the test (`run`).",
         ),
-        "_runner": attr.label(default = "//js:run_in_pyodide", doc = "js/run_in_pyodide.js and what it loads."),
+        "_runner": attr.label(default = Label("//js:run_in_pyodide"), doc = "js/run_in_pyodide.js and what it loads."),
     }, **CLI_TOOL),
 )
 
