@@ -71,7 +71,9 @@ load("@bazel_tools//tools/python:toolchain.bzl", "py_runtime_pair")
 
 package(default_visibility = ["//visibility:public"])
 
-exports_files(["rules-pyodide.pex", "sources.bzl"])
+# `python`: the tool's interpreter, for repository rules (python_headers.bzl, the recipes converter) and the
+# py_runtime below.
+exports_files(["python", "rules-pyodide.pex", "sources.bzl"])
 
 # The executable of every rules_pyodide action; the PEX is in its runfiles, so it is an input of each action.
 sh_binary(
@@ -83,13 +85,6 @@ sh_binary(
 filegroup(
     name = "pex",
     srcs = ["rules-pyodide.pex"],
-)
-
-# The tool's interpreter, for repository rules (python_headers.bzl, the recipes converter).
-filegroup(
-    name = "python",
-    srcs = ["python"],
-    data = ["rules-pyodide.pex"],
 )
 
 # A Python toolchain on the tool's venv (rules_pyodide's own py_binary/py_test targets use it; a user workspace
