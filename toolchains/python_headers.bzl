@@ -119,7 +119,7 @@ def pyodide_profile_headers():
         headers = profile["headers"]
         pyconfig = None
         if not headers.get("python_module"):
-            pyconfig = "//toolchains/profiles:{}/pyconfig.h".format(name)
+            pyconfig = Label("//toolchains/profiles:{}/pyconfig.h".format(name))
         pyodide_python_headers(
             name = "pyodide_headers_" + name.replace(".", "_"),
             python_module = headers.get("python_module", ""),

@@ -83,7 +83,7 @@ def pyodide_release(
         dist,
         recipes,
         recipe_files = None,
-        loaders = ["//js:load_file_package.js"],
+        loaders = [Label("//js:load_file_package.js")],
         toolchain_versions = {},
         python_distributions = _PYTHON_DISTRIBUTIONS,
         **kwargs):
