@@ -34,13 +34,14 @@ DEBIAN_REPOSITORIES = {
 }
 
 def _stub_repository_impl(rctx):
-    source = rctx.path(Label("//third_party:BUILD.bazel")).dirname.get_child(rctx.attr.stub)
+    source = rctx.path(Label("//third_party/{}:BUILD.bazel".format(rctx.attr.stub))).dirname
     for entry in source.readdir():
         rctx.symlink(entry, entry.basename)
+    rctx.file("WORKSPACE", "workspace(name = \"{}\")\n".format(rctx.name))
 
 _stub_repository = repository_rule(
     implementation = _stub_repository_impl,
-    doc = "One of rules_pyodide's offline stubs (third_party/<stub>/, a nested workspace), as a repository.",
+    doc = "One of rules_pyodide's offline stubs (the files of third_party/<stub>/), as a repository.",
     attrs = {"stub": attr.string(mandatory = True, doc = "Directory under third_party/, e.g. `rules_cc`.")},
 )
 

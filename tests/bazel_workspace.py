@@ -152,7 +152,7 @@ class Producer:
 
     @property
     def release(self) -> Path:
-        return self.ws.root / ".bazel" / "bin" / "release"
+        return self.ws.root / ".bazel" / "bin" / "packages" / "release"
 
 
 def checkout(base: Path, relative: str, path_prefix: str = "") -> Workspace:
