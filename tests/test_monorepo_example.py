@@ -128,7 +128,7 @@ def _workspace_without(example: Example, line: str, tmp_path: Path) -> Workspace
     return Workspace(root, tmp_path / "output_base", example.ws.env)
 
 
-def test_forgotten_set_up_macro_is_one_line_saying_what_to_add(examples: tuple[Example, Example], tmp_path: Path) -> None:
+def test_forgotten_macro_is_one_line_saying_what_to_add(examples: tuple[Example, Example], tmp_path: Path) -> None:
     register = 'rules_pyodide_register_toolchains(node_modules = "../../js/node_modules")'
     ws = _workspace_without(examples[1], register, tmp_path)
     try:
