@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything rules_pyodide needs on a fresh Debian 12 machine, from apt, PyPI and npm only.
+# Installs everything rules_pyodide needs on a fresh Debian 12 or 13 machine, from apt, PyPI and npm only.
 # Idempotent: each step is skipped when its stamp matches its inputs, so a second run takes about a second.
 set -euo pipefail
 
@@ -8,14 +8,37 @@ cd "$ROOT"
 STAMPS="$ROOT/.cache/stamps"
 mkdir -p "$STAMPS"
 
+# The host's Debian release: bookworm (12) or trixie (13). Packages differ between them (see below).
+debian_codename() {
+  local codename=""
+  if [ -r /etc/os-release ]; then
+    codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+  fi
+  if [ -z "$codename" ] && [ -r /etc/debian_version ]; then
+    case "$(cat /etc/debian_version)" in
+      12.* | bookworm*) codename=bookworm ;;
+      13.* | trixie*) codename=trixie ;;
+    esac
+  fi
+  echo "${codename:-unknown}"
+}
+CODENAME="$(debian_codename)"
+
 APT_PACKAGES=(
   bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java
+  # Debian's own emscripten (3.1.6 on bookworm, 3.1.69 on trixie) is still used through /usr/share/emscripten by the
+  # toolchain repository rule, the file_packager reference tests and benchmarks. The pinned compilers are the
+  # toolchain trees built below (toolchains/trees/README.md), identical on every host.
   emscripten node-acorn nodejs patch
   python3 python3-pip python3-venv  # the interpreter of the rules-pyodide PEX (toolchains/tool.bzl), and its pip
-  libpython3.11-dev  # CPython 3.11 headers of the Pyodide 0.23.4 profile (toolchains/profiles/README.md)
   nginx
   chromium
 )
+case "$CODENAME" in
+  # CPython 3.11 headers of the Pyodide 0.23.4 profile (toolchains/profiles/README.md), used from /usr/include by
+  # WORKSPACE. Trixie has no libpython3.11-dev: there the headers come only from the emscripten-3.1.6 tree.
+  bookworm) APT_PACKAGES+=(libpython3.11-dev) ;;
+esac
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -103,10 +126,22 @@ fetch_sources() {
   .venv/bin/python -m rules_pyodide.cli fetch --packages packages --distdir .cache/distdir >/dev/null
 }
 
+# The pinned Emscripten toolchain trees of toolchains/trees/*.lock.json, built from Debian packages into the per-user
+# cache (${XDG_CACHE_HOME:-~/.cache}/rules_pyodide/toolchains). A tree already built for a lock is found by its
+# manifest and returned at once; the first build downloads about 650 MB of .debs.
+build_toolchain_trees() {
+  local locks=() lock
+  for lock in toolchains/trees/*.lock.json; do
+    locks+=(--lock "$lock")
+  done
+  .venv/bin/python -m rules_pyodide.cli toolchain-tree build "${locks[@]}" >/dev/null
+}
+
 install_apt
 install_python
 install_npm
 install_buildgrid
 fetch_tool_wheels
 fetch_sources
+build_toolchain_trees
 log "ready"

@@ -16,6 +16,8 @@ Recipes tagged `slow` (`package.tag`, e.g. numpy: minutes of compiling) are left
 integration tests build from scratch in fresh workspaces; their targets and `<name>_test` are unchanged (so
 `bazel test //...` builds and tests them once). A recipe that requires a slow one must be tagged `slow` as well.
 
+`<out>_<profile>` (pyodide_profile_dist) is `<all>` built for that profile, for every profile of the table.
+
 `<name>_test` (pyodide_import_test) loads the package through our index in real Pyodide and imports its
 `test/imports`: pure-Python packages in the table's `PURE_TEST_RUNTIMES` (the oldest, `<name>_test`, and the newest,
 `<name>_test_<version>`), compiled ones in the runtime of the selected profile. A recipe with `test.script` (a Python
@@ -34,6 +36,7 @@ load(":file_package.bzl", "file_package")
 load(":import_test.bzl", "PROFILE", "pyodide_package_test")
 load(":package.bzl", "pyodide_package")
 load(":patch.bzl", "pyodide_patch")
+load(":profile_dist.bzl", "pyodide_profile_dist")
 load(":pure_build.bzl", "pyodide_pure_build")
 load(":run_test.bzl", "pyodide_run_test")
 load(":source_tree.bzl", "pyodide_source_tree")
@@ -217,6 +220,15 @@ def pyodide_packages(recipes, name = "all", out = "dist"):
             name = recipe_name,
             imports = r["test_imports"],
             pyodide_versions = [PROFILE] if r.get("compiled") else PURE_TEST_RUNTIMES,
+        )
+
+    # `dist_<profile>`: the package directory of every profile, side by side (see profile_dist.bzl).
+    for profile in PROFILES:
+        pyodide_profile_dist(
+            name = "{}_{}".format(out, profile),
+            dist = ":" + name,
+            profile = profile,
+            visibility = ["//visibility:public"],
         )
     pyodide_dist(
         name = name,

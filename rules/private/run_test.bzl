@@ -12,21 +12,8 @@ The runtime is `@pyodide_runtime_<version>//:files` (toolchains/pyodide_runtime.
 load("@bazel_skylib//lib:shell.bzl", "shell")
 load("@rules_pyodide_table//:table.bzl", "DEFAULT_PROFILE", "PROFILES")
 load("//toolchains:pyodide_runtime.bzl", "pyodide_runtime_repository_name")
-load(":common.bzl", "CLI_TOOL", "dist_action")
+load(":common.bzl", "CLI_TOOL", "TRANSITION_ALLOWLIST", "dist_action", "profile_transition")
 load(":providers.bzl", "PyodidePackageInfo")
-
-# The profile flag by Label, so that the transition names rules_pyodide's flag also when rules_pyodide is an external
-# repository (`@rules_pyodide//:pyodide`); Bazel 4 resolves a plain "//:pyodide" here against the main repository.
-_PROFILE_FLAG = str(Label("//:pyodide"))
-
-def _profile_transition_impl(_settings, attr):
-    return {_PROFILE_FLAG: attr.pyodide_version}
-
-_profile_transition = transition(
-    implementation = _profile_transition_impl,
-    inputs = [],
-    outputs = [_PROFILE_FLAG],
-)
 
 def _pyodide_run_test_impl(ctx):
     infos = [dep[PyodidePackageInfo] for dep in ctx.attr.package + ctx.attr.packages]
@@ -76,12 +63,12 @@ _pyodide_run_test = rule(
     attrs = dict({
         "package": attr.label(
             mandatory = True,
-            cfg = _profile_transition,
+            cfg = profile_transition,
             providers = [PyodidePackageInfo],
             doc = "The package under test (`//packages:<name>`), built with `--//:pyodide=<pyodide_version>`.",
         ),
         "packages": attr.label_list(
-            cfg = _profile_transition,
+            cfg = profile_transition,
             providers = [PyodidePackageInfo],
             doc = "More packages for the package directory (what `src` needs besides `package`, e.g. pytest).",
         ),
@@ -94,10 +81,6 @@ _pyodide_run_test = rule(
             doc = "The runtime's package.json: its directory is the runtime.",
         ),
         "src": attr.label(mandatory = True, allow_single_file = [".py"], doc = "The Python test file."),
-        "_allowlist_function_transition": attr.label(
-            default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
-            doc = "Required by Bazel for rules with a Starlark transition.",
-        ),
         "_cli": attr.label(
             default = Label("//rules_pyodide:cli"),
             executable = True,
@@ -105,7 +88,7 @@ _pyodide_run_test = rule(
             doc = "`rules-pyodide`, run by the test (`run`).",
         ),
         "_runner": attr.label(default = Label("//js:run_in_pyodide"), doc = "js/run_in_pyodide.js and what it loads."),
-    }, **CLI_TOOL),
+    }, **dict(CLI_TOOL, **TRANSITION_ALLOWLIST)),
 )
 
 def pyodide_run_test(name, package, src, pyodide_version = DEFAULT_PROFILE, runtime_version = None, packages = [], **kwargs):
