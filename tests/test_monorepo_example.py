@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ class Example:
     checkout: Path
     ws: Workspace
     spawns: list[dict[str, Any]]
-    stderr: str
+    output: str  # Bazel's stdout (the test summary) and stderr
 
 
 def _profile_tree() -> str:
@@ -56,31 +57,37 @@ def _example(base: Path, relative: str, venv: bool) -> Example:
     ws = Workspace(checkout / EXAMPLE, base / "output_base", env)
     log = base / "exec.json"
     result = ws.bazel("test", f"--execution_log_json_file={log}", "//...")
-    return Example(checkout, ws, read_execution_log(log), result.stderr)
+    return Example(checkout, ws, read_execution_log(log), result.stdout + result.stderr)
 
 
 @pytest.fixture(scope="module")
-def examples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Example, Example]]:
+def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Example]:
+    """The example in a fresh checkout that has the checkout's `.venv` linked in, as `make setup` leaves it."""
     tree = _profile_tree()
     if not (ROOT / "toolchains" / "trees" / f"{tree}.lock.json").is_file():
         pytest.skip(f"toolchain tree {tree} (toolchains/trees/) is not in this checkout: the compiled recipe needs it")
-    base = tmp_path_factory.mktemp("monorepo")
-    one = _example(base / "one", "rules_pyodide", venv=True)
+    one = _example(tmp_path_factory.mktemp("monorepo_one"), "rules_pyodide", venv=True)
     try:
-        two = _example(base / "two", "elsewhere/much/deeper/rules_pyodide", venv=False)
-        try:
-            yield one, two
-        finally:
-            two.ws.shutdown(expunge=True)
+        yield one
     finally:
         one.ws.shutdown(expunge=True)
+
+
+@pytest.fixture(scope="module")
+def examples(first: Example, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Example, Example]]:
+    """`first`, and the example in another fresh checkout, at another path and depth, with no `.venv` at all."""
+    two = _example(tmp_path_factory.mktemp("monorepo_two"), "elsewhere/much/deeper/rules_pyodide", venv=False)
+    try:
+        yield first, two
+    finally:
+        two.ws.shutdown(expunge=True)
 
 
 def test_builds_and_tests_pass_offline(examples: tuple[Example, Example]) -> None:
     for example in examples:
         assert (example.checkout / ".venv").exists() == (example is examples[0])
         for test in TESTS:
-            assert re.search(rf"^{re.escape(test)}\s+PASSED", example.stderr, re.MULTILINE), example.stderr[-3000:]
+            assert re.search(rf"^{re.escape(test)}\s+PASSED", example.output, re.MULTILINE), example.output[-3000:]
         mnemonics = {s["mnemonic"] for s in example.spawns}
         wanted = {"PyodideBuild", "PyodideEmccBuild", "PyodideFilePackage", "PyodidePack", "PyodideBundle"}
         assert wanted <= mnemonics, mnemonics
@@ -108,7 +115,9 @@ def test_action_keys_ignore_the_venv_and_the_checkout_path(examples: tuple[Examp
     one, two = examples
 
     def keys(example: Example) -> list[tuple[str, str, str]]:
-        return sorted((s["mnemonic"], s["listedOutputs"][0], action_key(s)) for s in example.spawns)
+        # Bazel's own test.xml step takes the test's duration as an argument (never cached): left out.
+        spawns = [s for s in example.spawns if not s["listedOutputs"][0].endswith("/test.xml")]
+        return sorted((s["mnemonic"], s["listedOutputs"][0], action_key(s)) for s in spawns)
 
     assert len(one.spawns) >= 15
     assert keys(one) == keys(two)
@@ -128,9 +137,9 @@ def _workspace_without(example: Example, line: str, tmp_path: Path) -> Workspace
     return Workspace(root, tmp_path / "output_base", example.ws.env)
 
 
-def test_forgotten_macro_is_one_line_saying_what_to_add(examples: tuple[Example, Example], tmp_path: Path) -> None:
+def test_forgotten_macro_is_one_line_saying_what_to_add(first: Example, tmp_path: Path) -> None:
     register = 'rules_pyodide_register_toolchains(node_modules = "../../js/node_modules")'
-    ws = _workspace_without(examples[1], register, tmp_path)
+    ws = _workspace_without(first, register, tmp_path)
     try:
         stderr = ws.fails("query", "//...")
     finally:
@@ -142,8 +151,56 @@ def test_forgotten_macro_is_one_line_saying_what_to_add(examples: tuple[Example,
     assert wanted in stderr, stderr[-3000:]
 
 
-def test_unknown_profile_names_the_known_ones(examples: tuple[Example, Example]) -> None:
-    stderr = examples[0].ws.fails("build", "--@rules_pyodide//:pyodide=9.9.9", "//:app_data")
+def test_unknown_profile_names_the_known_ones(first: Example) -> None:
+    stderr = first.ws.fails("build", "--@rules_pyodide//:pyodide=9.9.9", "//:app_data")
     known = sorted(json.loads((ROOT / "rules_pyodide" / "runtimes.json").read_text())["profiles"])
     wanted = f"Error setting @rules_pyodide//:pyodide: invalid value '9.9.9'. Allowed values are {json.dumps(known)}"
     assert wanted in stderr, stderr[-3000:]
+
+
+def test_the_dist_archive_works_from_http_archive(first: Example, tmp_path: Path) -> None:
+    """README's http_archive lines (from //:dist_archive) in a user workspace, offline: the archive comes from a
+    --distdir by base name and sha256, and a pure recipe builds and loads in Pyodide from it."""
+    one = first
+    rules = Workspace(one.checkout, tmp_path / "rules_output_base", one.ws.env)
+    try:
+        rules.bazel("build", "//:dist_archive")
+        dist = one.checkout / ".bazel" / "bin" / "dist_archive"
+        http_archive = (dist / "http_archive.bzl").read_text()
+    finally:
+        rules.shutdown(expunge=True)
+    archive = next(dist.glob("rules_pyodide-*.tar.gz"))
+    sums = {
+        name: digest
+        for digest, name in (line.split("  ", 1) for line in (dist / "SHA256SUMS").read_text().splitlines())
+    }
+    assert f'sha256 = "{sums[archive.name]}"' in http_archive
+    distdir = tmp_path / "distdir"
+    distdir.mkdir()
+    (distdir / archive.name).write_bytes(archive.read_bytes())
+    for source in (ROOT / ".cache" / "distdir").glob("six-*"):
+        os.symlink(source, distdir / source.name)
+
+    root = tmp_path / "user"
+    (root / "third_party" / "pyodide" / "six").mkdir(parents=True)
+    example = one.ws.root
+    workspace = (example / "WORKSPACE").read_text()
+    local = 'local_repository(\n    name = "rules_pyodide",\n    path = "../..",\n)\n'
+    assert local in workspace
+    workspace = workspace.replace(local, http_archive).replace('"../../', f'"{one.checkout}/')
+    (root / "WORKSPACE").write_text(
+        workspace.replace(f'distdir = "{one.checkout}/.cache/distdir"', f'distdir = "{distdir}"')
+    )
+    (root / "BUILD.bazel").write_text("")
+    bazelrc = (example / ".bazelrc").read_text().replace("../../.cache/distdir", str(distdir))
+    (root / ".bazelrc").write_text(bazelrc.replace("build --@rules_pyodide//:pyodide=0.29.5\n", ""))
+    shutil.copy(example / "third_party" / "pyodide" / "BUILD.bazel", root / "third_party" / "pyodide" / "BUILD.bazel")
+    shutil.copytree(
+        example / "third_party" / "pyodide" / "six", root / "third_party" / "pyodide" / "six", dirs_exist_ok=True
+    )
+    user = Workspace(root, tmp_path / "user_output_base", one.ws.env)
+    try:
+        result = user.bazel("test", "//third_party/pyodide:six_test")
+    finally:
+        user.shutdown(expunge=True)
+    assert re.search(r"^//third_party/pyodide:six_test\s+PASSED", result.stdout, re.MULTILINE), result.stdout
