@@ -163,21 +163,19 @@ def test_the_dist_archive_works_from_http_archive(first: Example, tmp_path: Path
     --distdir by base name and sha256, and a pure recipe builds and loads in Pyodide from it."""
     one = first
     rules = Workspace(one.checkout, tmp_path / "rules_output_base", one.ws.env)
+    distdir = tmp_path / "distdir"
     try:
         rules.bazel("build", "//:dist_archive")
         dist = one.checkout / ".bazel" / "bin" / "dist_archive"
         http_archive = (dist / "http_archive.bzl").read_text()
+        archive = next(dist.glob("rules_pyodide-*.tar.gz"))
+        lines = (dist / "SHA256SUMS").read_text().splitlines()
+        distdir.mkdir()
+        (distdir / archive.name).write_bytes(archive.read_bytes())
     finally:
         rules.shutdown(expunge=True)
-    archive = next(dist.glob("rules_pyodide-*.tar.gz"))
-    sums = {
-        name: digest
-        for digest, name in (line.split("  ", 1) for line in (dist / "SHA256SUMS").read_text().splitlines())
-    }
+    sums = {name: digest for digest, name in (line.split("  ", 1) for line in lines)}
     assert f'sha256 = "{sums[archive.name]}"' in http_archive
-    distdir = tmp_path / "distdir"
-    distdir.mkdir()
-    (distdir / archive.name).write_bytes(archive.read_bytes())
     for source in (ROOT / ".cache" / "distdir").glob("six-*"):
         os.symlink(source, distdir / source.name)
 
