@@ -207,8 +207,20 @@ def tree_dir_name(lock: Lock, lock_sha256: str) -> str:
 
 
 def default_cache_dir() -> Path:
+    """$RULES_PYODIDE_TOOLCHAINS, else ${XDG_CACHE_HOME:-~/.cache}/rules_pyodide/toolchains (toolchains/trees.bzl)."""
+    if os.environ.get("RULES_PYODIDE_TOOLCHAINS"):
+        return Path(os.environ["RULES_PYODIDE_TOOLCHAINS"])
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "rules_pyodide" / "toolchains"
+
+
+LOCKS_DIR = Path(__file__).resolve().parent.parent / "toolchains" / "trees"
+
+
+def tree_path(name: str, cache_dir: Path | None = None) -> Path:
+    """Where `make setup` builds the tree of `toolchains/trees/<name>.lock.json` (it may not exist yet)."""
+    lock, lock_sha256 = read_lock(LOCKS_DIR / f"{name}{LOCK_SUFFIX}")
+    return (cache_dir or default_cache_dir()) / tree_dir_name(lock, lock_sha256)
 
 
 # ------------------------------------------------------------------------------------------------------- apt mirror

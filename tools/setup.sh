@@ -8,37 +8,17 @@ cd "$ROOT"
 STAMPS="$ROOT/.cache/stamps"
 mkdir -p "$STAMPS"
 
-# The host's Debian release: bookworm (12) or trixie (13). Packages differ between them (see below).
-debian_codename() {
-  local codename=""
-  if [ -r /etc/os-release ]; then
-    codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
-  fi
-  if [ -z "$codename" ] && [ -r /etc/debian_version ]; then
-    case "$(cat /etc/debian_version)" in
-      12.* | bookworm*) codename=bookworm ;;
-      13.* | trixie*) codename=trixie ;;
-    esac
-  fi
-  echo "${codename:-unknown}"
-}
-CODENAME="$(debian_codename)"
-
+# The same packages on Debian 12 (bookworm) and 13 (trixie): nothing below depends on the host's release.
 APT_PACKAGES=(
   bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java
-  # Debian's own emscripten (3.1.6 on bookworm, 3.1.69 on trixie) is still used through /usr/share/emscripten by the
-  # toolchain repository rule, the file_packager reference tests and benchmarks. The pinned compilers are the
-  # toolchain trees built below (toolchains/trees/README.md), identical on every host.
-  emscripten node-acorn nodejs patch
+  # No emscripten and no CPython headers from the host's release (bookworm and trixie differ): the compilers, the
+  # file_packager reference and the profiles' headers come from the toolchain trees built below from pinned Debian
+  # packages (toolchains/trees/README.md), identical on every host.
+  node-acorn nodejs patch
   python3 python3-pip python3-venv  # the interpreter of the rules-pyodide PEX (toolchains/tool.bzl), and its pip
   nginx
   chromium
 )
-case "$CODENAME" in
-  # CPython 3.11 headers of the Pyodide 0.23.4 profile (toolchains/profiles/README.md), used from /usr/include by
-  # WORKSPACE. Trixie has no libpython3.11-dev: there the headers come only from the emscripten-3.1.6 tree.
-  bookworm) APT_PACKAGES+=(libpython3.11-dev) ;;
-esac
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
