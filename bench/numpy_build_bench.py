@@ -2,7 +2,7 @@
 
     python -m bench.numpy_build_bench [--jobs N]
 
-Runs in a fresh checkout of this working tree (in a new directory, linking this checkout's `.venv` and recipe
+Runs in a fresh checkout of this working tree (in a new directory, linking this checkout's tool wheels and recipe
 distdir: nothing is downloaded) with its own output base and no cache, so "cold" means every action runs:
 
 1. cold: `bazel build //packages:numpy` (source, patch, the one PyodideEmccBuild action, file package);

@@ -1,7 +1,8 @@
 """Benchmark: a cold build of //packages:all against a clean-machine build with a warm remote cache.
 
 Every build runs in a fresh checkout of this working tree (in a new directory) with a fresh output base and no Bazel
-server, the way a new CI machine starts (it links this checkout's `.venv` and recipe distdir: nothing is downloaded):
+server, the way a new CI machine starts (it links this checkout's tool wheels and recipe distdir: nothing is
+downloaded):
 
 1. cold: no cache at all;
 2. cold, filling the cache: the same with `--config=ci --remote_cache=URL` against an empty cache (what the first CI

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def checkout(dest: Path) -> Path:
     """A fresh checkout of this working tree (what git would check out: tracked and untracked, not ignored files),
-    with this checkout's .venv and recipe sources linked in."""
+    with this checkout's recipe sources and the rules-pyodide tool's wheels linked in (no .venv: no action uses it)."""
     ls_files = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
     listing = subprocess.run(ls_files, cwd=ROOT, capture_output=True, check=True)
     for name in filter(None, listing.stdout.decode().split("\0")):
@@ -23,5 +23,5 @@ def checkout(dest: Path) -> Path:
     distdir.mkdir(parents=True)
     for archive in (ROOT / ".cache" / "distdir").glob("*"):
         os.symlink(archive, distdir / archive.name)
-    os.symlink(ROOT / ".venv", dest / ".venv")
+    os.symlink(ROOT / ".cache" / "wheels", dest / ".cache" / "wheels")
     return dest

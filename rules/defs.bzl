@@ -2,6 +2,7 @@
 
 load("//rules/private:bundle.bzl", _pyodide_bundle = "pyodide_bundle")
 load("//rules/private:dist.bzl", _pyodide_dist = "pyodide_dist")
+load("//rules/private:dist_archive.bzl", _pyodide_dist_archive = "pyodide_dist_archive")
 load("//rules/private:emcc_build.bzl", _pyodide_emcc_build = "pyodide_emcc_build")
 load("//rules/private:file_package.bzl", _file_package = "file_package")
 load("//rules/private:import_test.bzl", _pyodide_import_test = "pyodide_import_test", _pyodide_package_test = "pyodide_package_test")
@@ -28,6 +29,7 @@ FilePackageInfo = _FilePackageInfo
 
 # Recipes -> packages (see rules/private/packages.bzl).
 pyodide_dist = _pyodide_dist
+pyodide_dist_archive = _pyodide_dist_archive  # rules_pyodide's own release artifacts (//:dist_archive)
 pyodide_emcc_build = _pyodide_emcc_build
 pyodide_import_test = _pyodide_import_test
 pyodide_package = _pyodide_package

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "file-packager": ("rules_pyodide.file_packager", "pack files into an emscripten .data + .js file package"),
     "dist": ("rules_pyodide.dist", "assemble a Pyodide package directory: package files + merged index files"),
+    "dist-archive": ("rules_pyodide.dist_archive", "rules_pyodide's source archive + the PEX, with sha256 values"),
     "emcc-build": ("rules_pyodide.emcc_build", "build a compiled recipe (C/C++/Cython, C library) with emscripten"),
     "fetch": ("rules_pyodide.fetch", "download every recipe's source into the distdir (pip) and check its checksum"),
     "index": ("rules_pyodide.index", "write one package's index fragment, or merge fragments into an index"),

@@ -1,8 +1,9 @@
 """Helpers for tests that run Bazel in a temporary copy of this workspace, each copy with its own output base.
 
-`copy_workspace` copies what git would check out (tracked and untracked, not ignored files), links the recipe
-sources of the main workspace's distdir (so nothing is downloaded) and, with `venv=True`, links `.venv` the way a
-checkout set up by `make setup` has it (the Python toolchain then finds it without $RULES_PYODIDE_PYTHON).
+`copy_workspace` copies what git would check out (tracked and untracked, not ignored files) and links the recipe
+sources of the main workspace's distdir and the rules-pyodide tool's locked wheels (.cache/wheels), which is what
+`make setup` leaves in a checkout, so nothing is downloaded. No `.venv`: no action runs the checkout's virtualenv
+(the tool is the PEX of toolchains/tool.bzl); with `venv=True` it is linked anyway.
 `Workspace.bazel` runs Bazel there; `spawns` reads Bazel's JSON execution log, `action_key` digests what a remote
 cache keys a spawn on, `process_summary` parses the closing "N processes: ..." line.
 """
@@ -96,6 +97,7 @@ def copy_workspace(root: Path, *, venv: bool = False) -> Path:
     distdir.mkdir(parents=True, exist_ok=True)
     for archive in (ROOT / ".cache" / "distdir").glob("*"):
         os.symlink(archive, distdir / archive.name)
+    os.symlink(ROOT / ".cache" / "wheels", root / ".cache" / "wheels")
     if venv:
         os.symlink(ROOT / ".venv", root / ".venv")
     return root
@@ -150,13 +152,13 @@ class Producer:
 
     @property
     def release(self) -> Path:
-        return self.ws.root / ".bazel" / "bin" / "release"
+        return self.ws.root / ".bazel" / "bin" / "packages" / "release"
 
 
 def checkout(base: Path, relative: str, path_prefix: str = "") -> Workspace:
-    """A fresh checkout at `base/relative` set up as by `make setup` (`.venv`, no $RULES_PYODIDE_PYTHON), with its
-    own output base and TMPDIR, and `path_prefix` put before the host PATH."""
-    root = copy_workspace(base / relative, venv=True)
+    """A fresh checkout at `base/relative` set up as by `make setup` (recipe sources and the tool's wheels; no
+    $RULES_PYODIDE_PYTHON), with its own output base and TMPDIR, and `path_prefix` put before the host PATH."""
+    root = copy_workspace(base / relative)
     tmpdir = base / "tmp"
     tmpdir.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "RULES_PYODIDE_PYTHON"}

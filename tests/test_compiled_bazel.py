@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bazel_workspace import ROOT, Workspace, copy_workspace
+from bazel_workspace import Workspace, copy_workspace
 
 from rules_pyodide.toolchain_tree import tree_path
 
@@ -35,8 +35,8 @@ REGISTER_OURS = 'register_toolchains("//toolchains:all")'
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     base = tmp_path_factory.mktemp("bazel_compiled")
-    root = copy_workspace(base / "rules_pyodide", venv=True)
-    env = dict(os.environ, RULES_PYODIDE_PYTHON=str(ROOT / ".venv" / "bin" / "python"))
+    root = copy_workspace(base / "rules_pyodide")
+    env = {k: v for k, v in os.environ.items() if k != "RULES_PYODIDE_PYTHON"}
     env.pop("EM_CONFIG", None)
     env.pop("EMSDK", None)
     workspace = Workspace(root, base / "output_base", env)

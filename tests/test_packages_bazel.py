@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bazel_workspace import ROOT, Workspace, copy_workspace
+from bazel_workspace import Workspace, copy_workspace
 
 from rules_pyodide.recipe import load_recipe
 
@@ -31,7 +31,7 @@ ATTRS_PATCH = "packages/attrs/patches/0001-build-without-hatch-fancy-pypi-readme
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     base = tmp_path_factory.mktemp("bazel_ws")
     root = copy_workspace(base / "rules_pyodide")
-    env = dict(os.environ, RULES_PYODIDE_PYTHON=str(ROOT / ".venv" / "bin" / "python"))
+    env = {k: v for k, v in os.environ.items() if k != "RULES_PYODIDE_PYTHON"}
     workspace = Workspace(root, base / "output_base", env)
     yield workspace
     workspace.shutdown(expunge=True)

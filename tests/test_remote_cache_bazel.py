@@ -40,7 +40,7 @@ pytestmark = pytest.mark.bazel
 SMALL = ("//packages:arrow", "//packages:python-dateutil", "//packages:six", "//packages:types-python-dateutil")
 HIT_KINDS = {"remote cache hit", "internal"}
 # Actions that copy the six wheel (same bytes, same cache blob) into the dist and the release.
-DEPENDENTS = ("Assembling //packages:all (", "Assembling release //:release")
+DEPENDENTS = ("Assembling //packages:all (", "Assembling release //packages:release")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_http_cache_gives_a_fresh_checkout_100_percent_hits(
 ) -> None:
     result, spawns = consumer.logged_build(*ci_flags(caches["http"], "//:release"))
     _all_hits(result, spawns, len(producer.spawns))
-    assert file_digests(consumer.root / ".bazel/bin/release") == file_digests(producer.release)
+    assert file_digests(consumer.root / ".bazel/bin/packages/release") == file_digests(producer.release)
 
 
 def test_grpc_cache_gives_a_fresh_checkout_100_percent_hits(
@@ -107,7 +107,7 @@ def test_corrupted_blob_is_detected_rebuilt_and_never_shipped(
     assert "Building wheel of //packages:six_build" in local
     assert all(m.startswith(("Building wheel of //packages:six_build", *DEPENDENTS)) for m in local), local
     assert process_summary(result.stderr)[1].get("linux-sandbox") == len(local)
-    assert file_digests(consumer.root / ".bazel/bin/release") == release
+    assert file_digests(consumer.root / ".bazel/bin/packages/release") == release
     assert file_digests(blob.parent)[blob.name] == release[wheel], "the local result was uploaded over the bad blob"
 
 

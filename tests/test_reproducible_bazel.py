@@ -2,14 +2,14 @@
 
 The two builds differ in everything that must not matter: checkout directory (and its depth), output base, TMPDIR,
 and the host PATH (the second one starts with a directory whose `python3` is another interpreter, Debian's when there
-is one). Both find the interpreter the way a `make setup` checkout does (`.venv`, no $RULES_PYODIDE_PYTHON). The
-first is the session's `producer` (tests/conftest.py), which also filled the HTTP cache for the remote-cache tests.
-Then:
+is one). Both run the rules-pyodide PEX built from the checkout's locked wheels (no `.venv`, no
+$RULES_PYODIDE_PYTHON). The first is the session's `producer` (tests/conftest.py), which also filled the HTTP cache
+for the remote-cache tests. Then:
 - every output of every action (wheels, file packages, index files, the release and its tarball, and every
   intermediate file; build logs aside) has the same sha256 in both builds, and so has every file of the release;
 - every action has the same remote-cache key (command line, environment, inputs with digests, outputs), ran in
   Bazel's sandbox, and names neither checkout nor output base;
-- a PATH change in one workspace re-runs nothing (the Python toolchain repository is refetched, identically);
+- a PATH change in one workspace re-runs nothing;
 - the release verifies against its SHA256SUMS and against the other build's, and its provenance names every recipe
   with its source url and sha256.
 """

@@ -20,7 +20,7 @@ from bazel_workspace import ROOT, Workspace, copy_workspace
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     base = tmp_path_factory.mktemp("table")
-    root = copy_workspace(base / "rules_pyodide", venv=True)
+    root = copy_workspace(base / "rules_pyodide")
     table_path = root / "rules_pyodide" / "runtimes.json"
     table = json.loads(table_path.read_text())
     table["profiles"]["9.9.9"] = {

@@ -42,13 +42,14 @@ def _pyodide_runtime_impl(rctx):
     version = rctx.attr.version
     root = rctx.path(Label("@//:WORKSPACE")).dirname
     relative = "{}/pyodide-{}".format(rctx.attr.node_modules, version)
-    source = rctx.path("{}/{}".format(root, relative))
+    source = rctx.path(relative if relative.startswith("/") else "{}/{}".format(root, relative))
     for required in ("package.json", "pyodide.asm.wasm"):
         if not source.get_child(required).exists:
-            _fail(rctx, "{}/{} is missing: Pyodide {} is not installed; run `make setup`".format(
+            _fail(rctx, "{}/{} is missing: Pyodide {} is not installed; run `make setup` (or `npm install {}`)".format(
                 relative,
                 required,
                 version,
+                "pyodide-{0}@npm:pyodide@{0}".format(version),
             ))
     meta = json.decode(rctx.read(source.get_child("package.json")))
     if meta.get("version") != version:
@@ -68,7 +69,7 @@ pyodide_runtime = repository_rule(
     attrs = {
         "node_modules": attr.string(
             default = "js/node_modules",
-            doc = "Directory, relative to the main workspace root, that holds `pyodide-<version>`.",
+            doc = "Directory, absolute or relative to the main workspace root, that holds `pyodide-<version>`.",
         ),
         "version": attr.string(mandatory = True, doc = "The Pyodide npm version, e.g. `0.21.3`."),
     },
@@ -78,11 +79,16 @@ def pyodide_runtime_repository_name(version):
     """The repository that `pyodide_runtimes()` declares for `version`, e.g. `pyodide_runtime_0_21_3`."""
     return "pyodide_runtime_" + version.replace(".", "_")
 
-def pyodide_runtimes(versions = RUNTIME_VERSIONS):
+def pyodide_runtimes(versions = RUNTIME_VERSIONS, node_modules = "js/node_modules"):
     """Declares `pyodide_runtime` repositories for `versions` (default: every runtime of the table).
 
     Args:
       versions: npm versions; each one becomes `@pyodide_runtime_<version with _ for .>`.
+      node_modules: the directory holding `pyodide-<version>`, absolute or relative to the main workspace root.
     """
     for version in versions:
-        pyodide_runtime(name = pyodide_runtime_repository_name(version), version = version)
+        pyodide_runtime(
+            name = pyodide_runtime_repository_name(version),
+            node_modules = node_modules,
+            version = version,
+        )

@@ -3,7 +3,7 @@
 The headers are referenced from where a package installed them, not copied into the source tree: the directory
 `tree_include` of the pinned toolchain tree `tree` (toolchains/trees/: e.g. Debian's libpython3.13-dev unpacked into
 the `emscripten-3.1.69` tree, `usr/include/python3.13`), the directory `include_dir`, or the directory
-`python_module_subdir` of a module installed in the project interpreter (e.g. the PyPI wheel `exodide`, which ships
+`python_module_subdir` of a module installed in the rules-pyodide tool (its PEX's venv, toolchains/tool.bzl) (e.g. the PyPI wheel `exodide`, which ships
 CPython 3.10.2 headers with a wasm32 pyconfig.h). Every header becomes a symlink under `include/python<version>/`; with `pyconfig`, that
 file (the profile's wasm32 pyconfig.h, generated from the runtime's sysconfig by rules_pyodide.profile_gen) replaces
 the source's `pyconfig.h`, which for a host install describes x86_64 and fails (`LONG_BIT definition appears wrong`).
@@ -99,9 +99,9 @@ pyodide_python_headers = repository_rule(
         "include_dir": attr.string(doc = "Absolute directory holding Python.h (e.g. `/usr/include/python3.11`)."),
         "pyconfig": attr.label(allow_single_file = True, doc = "The wasm32 pyconfig.h that replaces the source's."),
         "python": attr.label(
-            default = "@rules_pyodide_python//:python",
+            default = "@rules_pyodide_tool//:python",
             allow_single_file = True,
-            doc = "Interpreter launcher (from `python_toolchain`) that locates `python_module`.",
+            doc = "The rules-pyodide tool's interpreter (toolchains/tool.bzl), which locates `python_module`.",
         ),
         "python_module": attr.string(doc = "A package of the project interpreter that ships the headers."),
         "python_module_subdir": attr.string(doc = "The directory of `python_module` holding Python.h."),
@@ -119,7 +119,7 @@ def pyodide_profile_headers():
         headers = profile["headers"]
         pyconfig = None
         if not headers.get("python_module"):
-            pyconfig = "//toolchains/profiles:{}/pyconfig.h".format(name)
+            pyconfig = Label("//toolchains/profiles:{}/pyconfig.h".format(name))
         pyodide_python_headers(
             name = "pyodide_headers_" + name.replace(".", "_"),
             python_module = headers.get("python_module", ""),

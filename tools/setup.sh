@@ -15,6 +15,7 @@ APT_PACKAGES=(
   # file_packager reference and the profiles' headers come from the toolchain trees built below from pinned Debian
   # packages (toolchains/trees/README.md), identical on every host.
   node-acorn nodejs patch
+  python3 python3-pip python3-venv  # the interpreter of the rules-pyodide PEX (toolchains/tool.bzl), and its pip
   nginx
   chromium
 )
@@ -81,6 +82,24 @@ install_buildgrid() {
   echo "$want" >"$stamp"
 }
 
+# The wheels of the rules-pyodide tool (tools/tool-requirements.lock) and of pex, which builds it at fetch time
+# (toolchains/tool.bzl), into .cache/wheels: only the files for this host's Debian python3, each checked against the
+# lock's sha256 (--require-hashes). Downloaded by that interpreter's own pip, so that the lock's python_version markers
+# are evaluated for it; the machine's pip configuration is ignored (PyPI only).
+fetch_tool_wheels() {
+  local stamp="$STAMPS/tool-wheels" want
+  want="$(inputs_hash tools/tool-requirements.lock tools/pex-requirements.lock; /usr/bin/python3 --version)"
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  log "wheels: downloading the rules-pyodide tool's locked wheels into .cache/wheels"
+  mkdir -p .cache/wheels
+  PIP_CONFIG_FILE=/dev/null /usr/bin/python3 -m pip download --isolated --quiet --disable-pip-version-check \
+    --index-url https://pypi.org/simple --require-hashes --no-deps --only-binary=:all: \
+    -r tools/tool-requirements.lock -r tools/pex-requirements.lock -d .cache/wheels
+  echo "$want" >"$stamp"
+}
+
 # Recipe sources into .cache/distdir (Bazel's --distdir, see .bazelrc), so that the build runs offline. Files already
 # there with the recipe's checksum are kept; only missing ones are downloaded (with pip).
 fetch_sources() {
@@ -102,6 +121,7 @@ install_apt
 install_python
 install_npm
 install_buildgrid
+fetch_tool_wheels
 fetch_sources
 build_toolchain_trees
 log "ready"

@@ -11,6 +11,8 @@ The runtime is a declared input (`@pyodide_runtime_<version>//:files`, toolchain
 host's `node` on PATH (/usr/bin/node), not a Bazel input. The action needs no network.
 """
 
+load(":common.bzl", "CLI_TOOL")
+
 def _pyodide_bundle_impl(ctx):
     out = ctx.actions.declare_directory(ctx.label.name)
     trace_js = [f for f in ctx.files._js if f.basename == "trace_app.js"][0]
@@ -50,7 +52,7 @@ def _pyodide_bundle_impl(ctx):
 pyodide_bundle = rule(
     implementation = _pyodide_bundle_impl,
     doc = "A minimal, validated bundle of the files `app` uses from `dist`, in the directory `NAME/`.",
-    attrs = {
+    attrs = dict({
         "app": attr.label(mandatory = True, allow_single_file = [".py"], doc = "The Python app to trace."),
         "check_output": attr.bool(
             default = True,
@@ -85,15 +87,9 @@ pyodide_bundle = rule(
             doc = "The runtime's package.json (`@pyodide_runtime_<v>//:package_json`): its directory is the runtime.",
         ),
         "_js": attr.label(
-            default = "//js:trace_app",
+            default = Label("//js:trace_app"),
             cfg = "exec",
             doc = "js/trace_app.js and the modules it loads.",
         ),
-        "_tool": attr.label(
-            default = "//rules_pyodide:cli",
-            executable = True,
-            cfg = "exec",
-            doc = "The `rules-pyodide` command.",
-        ),
-    },
+    }, **CLI_TOOL),
 )

@@ -1,6 +1,8 @@
 """Helpers the rules share (rules_go style): the `rules-pyodide` tool attr and the one package-directory action.
 
-`CLI_TOOL`: the attr dict entry of the `rules-pyodide` tool every build action runs (`cfg = "exec"`).
+`CLI_TOOL`: the attr dict entry of the `rules-pyodide` tool every action runs (`cfg = "exec"`): `//rules_pyodide:cli`,
+the launcher of the PEX built by toolchains/tool.bzl (`@rules_pyodide_tool//:cli`). The PEX is in its runfiles, so
+its digest is part of every action's key.
 `runtime_info(version)`: the table's facts of an npm runtime (`RUNTIMES`), failing with the known ones.
 `dist_action(...)`: `rules-pyodide dist` (rules_pyodide.dist): package files + index files merged from fragments,
 for one runtime's index info; used by `pyodide_dist` and by the test rules' own package directories.
@@ -12,7 +14,7 @@ load("@rules_pyodide_table//:table.bzl", "RUNTIMES")
 
 CLI_TOOL = {
     "_tool": attr.label(
-        default = "//rules_pyodide:cli",
+        default = Label("//rules_pyodide:cli"),
         executable = True,
         cfg = "exec",
         doc = "The `rules-pyodide` command the build actions run.",
@@ -77,13 +79,17 @@ def dist_action(ctx, out, infos, version, mnemonic, progress_message):
         progress_message = progress_message,
     )
 
+# The profile flag by Label, so that the transition names rules_pyodide's flag also when rules_pyodide is an external
+# repository (`@rules_pyodide//:pyodide`); a plain "//:pyodide" would be resolved against the main repository.
+_PROFILE_FLAG = str(Label("//:pyodide"))
+
 def _profile_transition_impl(_settings, attr):
-    return {"//:pyodide": attr.pyodide_version}
+    return {_PROFILE_FLAG: attr.pyodide_version}
 
 profile_transition = transition(
     implementation = _profile_transition_impl,
     inputs = [],
-    outputs = ["//:pyodide"],
+    outputs = [_PROFILE_FLAG],
 )
 
 TRANSITION_ALLOWLIST = {

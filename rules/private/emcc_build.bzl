@@ -16,8 +16,9 @@ Every type has the output group `log`: the full build log (its tail is shown whe
 """
 
 load("//rules/private:providers.bzl", "PyodideLibraryInfo", "PyodidePackageInfo", "PyodideProfileInfo")
+load(":common.bzl", "CLI_TOOL")
 
-_TOOLCHAIN = "//toolchains:emscripten"
+_TOOLCHAIN = str(Label("//toolchains:emscripten"))
 
 def _check_toolchain(ctx, emscripten, profile):
     if emscripten.error:
@@ -162,7 +163,7 @@ pyodide_emcc_build = rule(
     implementation = _pyodide_emcc_build_impl,
     doc = "Builds a compiled recipe (extension package, static or shared C library) with the Emscripten toolchain " +
           "for the Pyodide profile chosen by `--//:pyodide`.",
-    attrs = {
+    attrs = dict({
         "allow_pure": attr.bool(
             doc = "A package build that makes no extension module is not an error (the source could not be " +
                   "looked into, so it was not known to compile: see rules_pyodide.recipes_bzl).",
@@ -218,16 +219,10 @@ pyodide_emcc_build = rule(
         "version": attr.string(mandatory = True, doc = "`package.version`."),
         "wheel": attr.string(doc = "The recipe's pure wheel name; the profile's tag replaces `py3-none-any`."),
         "_profile": attr.label(
-            default = "//toolchains/profiles:selected",
+            default = Label("//toolchains/profiles:selected"),
             providers = [PyodideProfileInfo],
             doc = "The Pyodide ABI profile chosen by `--//:pyodide`.",
         ),
-        "_tool": attr.label(
-            default = "//rules_pyodide:cli",
-            executable = True,
-            cfg = "exec",
-            doc = "The `rules-pyodide` command.",
-        ),
-    },
+    }, **CLI_TOOL),
     toolchains = [_TOOLCHAIN],
 )

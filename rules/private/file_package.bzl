@@ -1,12 +1,13 @@
 """`file_package`: packs files and directories into an emscripten file package (`NAME.data` + `NAME.js`).
 
-The action runs `python -m rules_pyodide.file_packager`, whose command line is emscripten's file_packager's:
+The action runs `rules-pyodide file-packager` (rules_pyodide.file_packager), whose command line is emscripten's:
 `TARGET.data --quiet --js-output=NAME.js [--lz4] --export-name=N [--separate-metadata] [--exclude P ...] --preload SRC@DST ...`.
 Each source file is listed explicitly, sorted by destination; the files of a directory (TreeArtifact) are listed
 when the action runs, in the same order.
 """
 
 load("@bazel_skylib//lib:paths.bzl", "paths")
+load(":common.bzl", "CLI_TOOL")
 load(":providers.bzl", "FilePackageInfo")
 
 def _escape_at(path):
@@ -103,8 +104,9 @@ def _file_package_impl(ctx):
         outputs.append(metadata)
 
     args = ctx.actions.args()
-    args.use_param_file("--args-file=%s", use_always = True)
+    args.use_param_file("@%s", use_always = True)
     args.set_param_file_format("multiline")
+    args.add("file-packager")
     args.add(data)
     args.add("--quiet")  # no "Remember to build with -sFORCE_FILESYSTEM" on every build
     args.add(js, format = "--js-output=%s")
@@ -121,7 +123,7 @@ def _file_package_impl(ctx):
     args.add_all(sorted(trees), map_each = _expand_tree, expand_directories = False)
 
     ctx.actions.run(
-        executable = ctx.executable._packer,
+        executable = ctx.executable._tool,
         arguments = [args],
         inputs = ctx.files.srcs,
         outputs = outputs,
@@ -151,7 +153,7 @@ file_package = rule(
 
 Each source is installed at `prefix` + its path with `strip_prefix` removed. Directories (TreeArtifacts from
 other rules) are installed recursively.""",
-    attrs = {
+    attrs = dict({
         "excludes": attr.string_list(
             doc = "Patterns of files to leave out, as emscripten's `--exclude`: `fnmatch` patterns matched " +
                   "against each source's path as the action sees it (`*` also matches `/`), e.g. `*.pyc` or " +
@@ -186,11 +188,5 @@ other rules) are installed recursively.""",
                   "to this rule's package (default `.`: paths relative to the package). Every source must lie " +
                   "under it; one that does not is an error.",
         ),
-        "_packer": attr.label(
-            default = "//rules_pyodide:file_packager",
-            executable = True,
-            cfg = "exec",
-            doc = "The packer: `python -m rules_pyodide.file_packager`.",
-        ),
-    },
+    }, **CLI_TOOL),
 )

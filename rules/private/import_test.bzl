@@ -120,12 +120,12 @@ _pyodide_import_test = rule(
             doc = "The runtime's package.json (`@pyodide_runtime_<v>//:package_json`): its directory is the runtime.",
         ),
         "_cli": attr.label(
-            default = "//rules_pyodide:cli",
+            default = Label("//rules_pyodide:cli"),
             executable = True,
             cfg = "target",
             doc = "`rules-pyodide`, run by the test (`run`).",
         ),
-        "_runner": attr.label(default = "//js:run_in_pyodide", doc = "js/run_in_pyodide.js and what it loads."),
+        "_runner": attr.label(default = Label("//js:run_in_pyodide"), doc = "js/run_in_pyodide.js and what it loads."),
     }, **CLI_TOOL),
 )
 

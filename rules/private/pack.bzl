@@ -15,6 +15,7 @@ Each run also writes `pack.json` (or `env.json`) and `filter-report.json` (what 
 `__pycache__`, type stubs and docs.
 """
 
+load(":common.bzl", "CLI_TOOL")
 load(":providers.bzl", "PyodidePackageInfo")
 
 _MODES = ["dir", "env", "files", "index"]
@@ -75,7 +76,7 @@ def _pyodide_pack_impl(ctx):
 pyodide_pack = rule(
     implementation = _pyodide_pack_impl,
     doc = "Packs `srcs` into emscripten file packages in the directory `NAME/`, through the pack filter.",
-    attrs = {
+    attrs = dict({
         "filters": attr.label(
             allow_single_file = [".yaml", ".yml"],
             doc = "Filter YAML (include/exclude patterns, default and per package); default: the shipped one.",
@@ -97,11 +98,5 @@ pyodide_pack = rule(
                   "directory with `repodata.json` (`index`). A recipe package (`//packages:<name>`, " +
                   "PyodidePackageInfo) stands for its installed site-packages tree (`site`).",
         ),
-        "_tool": attr.label(
-            default = "//rules_pyodide:cli",
-            executable = True,
-            cfg = "exec",
-            doc = "The `rules-pyodide` command.",
-        ),
-    },
+    }, **CLI_TOOL),
 )

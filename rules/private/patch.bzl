@@ -5,6 +5,8 @@ then copy each of `extras` to its destination; a failing patch names the patch f
 names the file it could not patch.
 """
 
+load(":common.bzl", "CLI_TOOL")
+
 def _pyodide_patch_impl(ctx):
     out = ctx.actions.declare_directory(ctx.label.name)
     args = ctx.actions.args()
@@ -34,7 +36,7 @@ def _pyodide_patch_impl(ctx):
 pyodide_patch = rule(
     implementation = _pyodide_patch_impl,
     doc = "Applies a recipe's `source.patches` (in order) and `source.extras` to its source tree.",
-    attrs = {
+    attrs = dict({
         "extras": attr.label_keyed_string_dict(
             allow_files = True,
             doc = "Each extra file and its destination, relative to the tree (`source.extras`).",
@@ -48,11 +50,5 @@ pyodide_patch = rule(
             mandatory = True,
             doc = "The source tree (a directory, e.g. `:<name>_source`).",
         ),
-        "_tool": attr.label(
-            default = "//rules_pyodide:cli",
-            executable = True,
-            cfg = "exec",
-            doc = "The `rules-pyodide` command.",
-        ),
-    },
+    }, **CLI_TOOL),
 )

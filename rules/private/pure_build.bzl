@@ -8,6 +8,7 @@ deterministic wheel; index fragments are written beside it. Outputs (under `<tar
 `tests/` and `fragments/`. The `site` output group is the installed tree (for `file_package`).
 """
 
+load(":common.bzl", "CLI_TOOL")
 load(":providers.bzl", "PyodidePackageInfo")
 
 def _site(dep):
@@ -65,7 +66,7 @@ def _pyodide_pure_build_impl(ctx):
 pyodide_pure_build = rule(
     implementation = _pyodide_pure_build_impl,
     doc = "Builds a pure-Python recipe into a wheel, its installed tree, unvendored tests and index fragments.",
-    attrs = {
+    attrs = dict({
         "depends": attr.string_list(doc = "Run requirements, by package name, for the index fragment."),
         "host_deps": attr.label_list(
             providers = [PyodidePackageInfo],
@@ -101,11 +102,5 @@ pyodide_pure_build = rule(
             mandatory = True,
             doc = "File name of the wheel, `<name>-<version>-py3-none-any.whl` (computed by pyodide_recipes).",
         ),
-        "_tool": attr.label(
-            default = "//rules_pyodide:cli",
-            executable = True,
-            cfg = "exec",
-            doc = "The `rules-pyodide` command.",
-        ),
-    },
+    }, **CLI_TOOL),
 )

@@ -10,6 +10,8 @@ and `toolchain_versions` (where e.g. the Emscripten toolchain's version goes). C
 `rules-pyodide release verify DIR [--expect SHA256SUMS]`.
 """
 
+load(":common.bzl", "CLI_TOOL")
+
 _PYTHON_DISTRIBUTIONS = [
     "flit_core",
     "flit-scm",
@@ -61,7 +63,7 @@ def _pyodide_release_impl(ctx):
 _pyodide_release = rule(
     implementation = _pyodide_release_impl,
     doc = "Assembles a release directory and tarball; use the `pyodide_release` macro, which fills the inputs.",
-    attrs = {
+    attrs = dict({
         "archives": attr.label_list(allow_files = True, doc = "Source archives of the recipes (`@<repo>//:archive`)."),
         "dist": attr.label(mandatory = True, allow_single_file = True, doc = "The `pyodide_dist` to release."),
         "loaders": attr.label_list(allow_files = [".js"], doc = "JS files shipped beside the packages."),
@@ -73,13 +75,7 @@ _pyodide_release = rule(
         ),
         "recipes": attr.string(mandatory = True, doc = "`json.encode(RECIPES)`."),
         "toolchain_versions": attr.string_dict(doc = "Further toolchain name -> version to record in the provenance."),
-        "_tool": attr.label(
-            default = "//rules_pyodide:cli",
-            executable = True,
-            cfg = "exec",
-            doc = "The `rules-pyodide` command.",
-        ),
-    },
+    }, **CLI_TOOL),
 )
 
 def pyodide_release(
@@ -87,7 +83,7 @@ def pyodide_release(
         dist,
         recipes,
         recipe_files = None,
-        loaders = ["//js:load_file_package.js"],
+        loaders = [Label("//js:load_file_package.js")],
         toolchain_versions = {},
         python_distributions = _PYTHON_DISTRIBUTIONS,
         **kwargs):

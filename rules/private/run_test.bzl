@@ -82,12 +82,12 @@ _pyodide_run_test = rule(
         ),
         "src": attr.label(mandatory = True, allow_single_file = [".py"], doc = "The Python test file."),
         "_cli": attr.label(
-            default = "//rules_pyodide:cli",
+            default = Label("//rules_pyodide:cli"),
             executable = True,
             cfg = "target",
             doc = "`rules-pyodide`, run by the test (`run`).",
         ),
-        "_runner": attr.label(default = "//js:run_in_pyodide", doc = "js/run_in_pyodide.js and what it loads."),
+        "_runner": attr.label(default = Label("//js:run_in_pyodide"), doc = "js/run_in_pyodide.js and what it loads."),
     }, **dict(CLI_TOOL, **TRANSITION_ALLOWLIST)),
 )
 

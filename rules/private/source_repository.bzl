@@ -81,9 +81,9 @@ pyodide_source = repository_rule(
         "md5": attr.string(doc = "Expected md5 hex digest, for recipes without sha256."),
         "meta": attr.string(mandatory = True, doc = "The recipe file, for messages (e.g. packages/six/meta.yaml)."),
         "python": attr.label(
-            default = "@rules_pyodide_python//:python",
+            default = "@rules_pyodide_tool//:python",
             allow_single_file = True,
-            doc = "Interpreter launcher used to compute digests.",
+            doc = "The rules-pyodide tool's interpreter (toolchains/tool.bzl), used to compute digests.",
         ),
         "sha256": attr.string(doc = "Expected sha256 hex digest (preferred: Bazel's downloader checks it)."),
         "url": attr.string(mandatory = True, doc = "The recipe's `source.url`."),

@@ -6,6 +6,8 @@ With `srcs` (a recipe's `source.path`), the action copies the files under `path`
 patches, which also turns the sandbox's symlinks into files).
 """
 
+load(":common.bzl", "CLI_TOOL")
+
 def _pyodide_source_tree_impl(ctx):
     if (ctx.file.archive == None) == (not ctx.files.srcs):
         fail("give exactly one of archive and srcs (a source.path directory with no files?)")
@@ -42,7 +44,7 @@ def _pyodide_source_tree_impl(ctx):
 pyodide_source_tree = rule(
     implementation = _pyodide_source_tree_impl,
     doc = "A recipe's source tree (`//packages:<name>_source`): an unpacked archive or a copy of in-tree files.",
-    attrs = {
+    attrs = dict({
         "archive": attr.label(
             allow_single_file = True,
             doc = "The downloaded archive (`@pyodide_source_<name>//:archive`), for `source.url` recipes.",
@@ -57,11 +59,5 @@ pyodide_source_tree = rule(
             allow_files = True,
             doc = "For `source.path` recipes: every file under `path`.",
         ),
-        "_tool": attr.label(
-            default = "//rules_pyodide:cli",
-            executable = True,
-            cfg = "exec",
-            doc = "The `rules-pyodide` command.",
-        ),
-    },
+    }, **CLI_TOOL),
 )

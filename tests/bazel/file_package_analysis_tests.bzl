@@ -24,10 +24,12 @@ def _provider_and_action_test_impl(ctx):
     actions = [a for a in analysistest.target_actions(env) if a.mnemonic == "PyodideFilePackage"]
     asserts.equals(env, 1, len(actions))
 
-    # What the packer receives (Bazel hands it over in a param file, --args-file=F, when the action runs).
+    # What `rules-pyodide` receives (Bazel hands it over in a param file, @F, when the action runs): the subcommand,
+    # then emscripten's file_packager command line.
     bin_dir = analysistest.target_bin_dir_path(env) + "/tests/bazel/"
     src = "examples/file_package/site/hello/"
     asserts.equals(env, [
+        "file-packager",
         bin_dir + "analysis_plain.data",
         "--quiet",
         "--js-output=" + bin_dir + "analysis_plain.js",

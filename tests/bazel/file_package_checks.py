@@ -23,7 +23,8 @@ EXPECTED_FILES = [
     for name in ("__init__.py", "data/blob.bin", "data/deep/nested/greeting.txt", "data/mail@example.txt", "greet.py")
 ]
 SOURCE_DIR = Path("examples/file_package/site/hello")
-PACKER = Path("rules_pyodide/file_packager")
+# `rules-pyodide` (the PEX launcher of @rules_pyodide_tool, in runfiles beside the main repository).
+CLI = Path("../rules_pyodide_tool/cli")
 LZ4_CHUNK_SIZE = 2048  # emscripten's LZ4 chunking; its runtime keeps 2 decompressed chunks cached after the data
 
 
@@ -140,7 +141,7 @@ class PackerIsDeterministic(unittest.TestCase):
         (workdir / "out").mkdir()
         env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
         result = subprocess.run(
-            [str(PACKER.absolute()), *args],
+            [str(CLI.absolute()), "file-packager", *args],
             cwd=workdir,
             env=env,
             capture_output=True,

@@ -1,0 +1,104 @@
+"""rules_pyodide.tool_pex: the lock parser, wheel selection with sha256 checks, and the cache key of the tool PEX."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from rules_pyodide import tool_pex
+from rules_pyodide.tool_pex import ToolError, cache_key, parse_lock, select_wheels
+
+ROOT = Path(__file__).resolve().parent.parent
+HINT = "run tools/setup.sh"
+
+
+def _lock(tmp_path: Path, wheels: dict[str, bytes], markers: dict[str, str] | None = None) -> Path:
+    lines = ["# Generated: test"]
+    by_pin: dict[str, list[str]] = {}
+    for filename in wheels:
+        name, version = filename.split("-")[:2]
+        by_pin.setdefault(f"{name}=={version}", []).append(filename)
+    for pin, files in sorted(by_pin.items()):
+        lines += [f"# {f}" for f in files]
+        marker = (markers or {}).get(pin, "")
+        lines.append(f"{pin}{' ; ' + marker if marker else ''} \\")
+        hashes = [f"    --hash=sha256:{hashlib.sha256(wheels[f]).hexdigest()}" for f in files]
+        lines += [h + " \\" for h in hashes[:-1]] + hashes[-1:]
+    path = tmp_path / "tool.lock"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_checked_in_locks_parse_and_cover_both_pythons() -> None:
+    pins = parse_lock(ROOT / "tools" / "tool-requirements.lock")
+    names = {p.name for p in pins}
+    assert {"lz4", "pyyaml", "packaging", "rich", "pip", "setuptools", "wheel", "hatchling", "cython"} <= names
+    numpy = sorted((p.version, tuple(p.pythons)) for p in pins if p.name == "numpy")
+    assert numpy == [("1.26.4", ("3.11",)), ("2.1.3", ("3.13",))]
+    assert all(len(h) == 64 for p in pins for h in p.hashes)
+    (pex,) = parse_lock(ROOT / "tools" / "pex-requirements.lock")
+    assert pex.name == "pex" and pex.hashes
+
+
+def test_selects_the_wheel_for_the_interpreter_and_checks_its_sha256(tmp_path: Path) -> None:
+    wheels = {
+        "lz4-4.4.5-cp311-cp311-manylinux2014_x86_64.whl": b"311",
+        "lz4-4.4.5-cp313-cp313-manylinux2014_x86_64.whl": b"313",
+        "six-1.17.0-py2.py3-none-any.whl": b"six",
+        "numpy-1.26.4-cp311-cp311-manylinux2014_x86_64.whl": b"np",
+    }
+    lock = _lock(tmp_path, wheels, {"numpy==1.26.4": 'python_version == "3.11"'})
+    directory = tmp_path / "wheels"
+    directory.mkdir()
+    for name, data in wheels.items():
+        (directory / name).write_bytes(data)
+    chosen = [p.name for p in select_wheels(parse_lock(lock), directory, "3.13", lock, HINT)]
+    assert chosen == ["lz4-4.4.5-cp313-cp313-manylinux2014_x86_64.whl", "six-1.17.0-py2.py3-none-any.whl"]
+    assert len(select_wheels(parse_lock(lock), directory, "3.11", lock, HINT)) == 3
+
+    (directory / "six-1.17.0-py2.py3-none-any.whl").write_bytes(b"tampered")
+    with pytest.raises(ToolError, match=r"sha256 .* is not one of .*six==1.17.0.*delete it and run tools/setup.sh"):
+        select_wheels(parse_lock(lock), directory, "3.13", lock, HINT)
+    (directory / "six-1.17.0-py2.py3-none-any.whl").unlink()
+    with pytest.raises(ToolError, match=r"no wheel of six==1.17.0 for Python 3.13 in .*; run tools/setup.sh"):
+        select_wheels(parse_lock(lock), directory, "3.13", lock, HINT)
+
+
+def test_a_bad_lock_line_names_the_file_and_line(tmp_path: Path) -> None:
+    lock = tmp_path / "bad.lock"
+    lock.write_text("# x-1-py3-none-any.whl\nx>=1 \\\n    --hash=sha256:" + "0" * 64 + "\n")
+    with pytest.raises(ToolError, match=r"bad.lock:2: not `name==version"):
+        parse_lock(lock)
+    lock.write_text('# x-1-py3-none-any.whl\nx==1 ; sys_platform == "linux" \\\n    --hash=sha256:' + "0" * 64 + "\n")
+    with pytest.raises(ToolError, match=r"bad.lock:2: marker"):
+        parse_lock(lock)
+
+
+def test_cache_key_changes_with_sources_lock_and_python(tmp_path: Path) -> None:
+    sources = tmp_path / "src" / "rules_pyodide"
+    sources.mkdir(parents=True)
+    (sources / "cli.py").write_text("print(1)\n")
+    lock = tmp_path / "tool.lock"
+    lock.write_text("# lock\n")
+    pex = tmp_path / "pex.whl"
+    pex.write_bytes(b"pex")
+    key = cache_key(lock, pex, sources.parent, "3.11.2")
+    assert key == cache_key(lock, pex, sources.parent, "3.11.2")
+    (sources / "__pycache__").mkdir()
+    (sources / "__pycache__" / "cli.pyc").write_bytes(b"ignored")
+    assert cache_key(lock, pex, sources.parent, "3.11.2") == key
+    assert cache_key(lock, pex, sources.parent, "3.13.5") != key
+    (sources / "cli.py").write_text("print(2)\n")
+    assert cache_key(lock, pex, sources.parent, "3.11.2") != key
+
+
+def test_main_reports_a_missing_wheel_directory_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--sources", str(tmp_path), "--lock", str(ROOT / "tools" / "tool-requirements.lock")]
+    args += ["--pex-lock", str(ROOT / "tools" / "pex-requirements.lock"), "--wheels", str(tmp_path / "none")]
+    args += ["--cache", str(tmp_path / "cache"), "--output", str(tmp_path / "out.pex")]
+    assert tool_pex.main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"rules-pyodide tool: wheel directory {tmp_path / 'none'} does not exist; {HINT}"
+    assert not (tmp_path / "out.pex").exists()
