@@ -8,7 +8,11 @@ Every error is a `RecipeError` whose message names the file and the key path, e.
 
 Directory rule for `load_recipes`: the directory name and `package/name` must be equal once canonicalized
 (PEP 503), so `packages/jinja2/meta.yaml` may hold `name: Jinja2` (as in Pyodide's own tree), but `packages/foo`
-may not hold `bar`.
+may not hold `bar` -- unless the recipe lists `package.profiles` (a rules_pyodide extension: the Pyodide ABI
+profiles it is for, e.g. `[0.29.5]`; default every profile). One package may then have several recipes, one per set
+of profiles, e.g. `packages/numpy` (numpy 1.22.4, `profiles: [0.21.3]`) and `packages/numpy2` (`name: numpy`,
+version 2.2.5, `profiles: [0.29.5]`): every recipe of a name must list its profiles, and no profile may be listed by
+two of them. Requirements name packages, so `numpy` means whichever of its recipes fits the profile.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
@@ -41,6 +45,8 @@ class Package:
     top_level: tuple[str, ...] = ()
     tag: tuple[str, ...] = ()
     disabled: bool = False
+    # rules_pyodide extension: the profiles (`--//:pyodide` values) this recipe is for; empty: every profile.
+    profiles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,16 @@ def _string_list(key: str, value: object) -> tuple[str, ...]:
     return tuple(_string(f"{key}[{i}]", item) for i, item in enumerate(value))
 
 
+def _profiles(key: str, value: object) -> tuple[str, ...]:
+    items = _string_list(key, value)
+    if not items:
+        raise _Invalid(key, "expected at least one profile name (leave the key out for every profile)")
+    for i, item in enumerate(items):
+        if item in items[:i]:
+            raise _Invalid(f"{key}[{i}]", f"{item!r} is listed twice")
+    return items
+
+
 def _relative_path(key: str, value: object) -> str:
     text = _nonempty_string(key, value)
     pure = PurePosixPath(text)
@@ -237,6 +253,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, Checker]]] = {
         "top-level": ("top_level", _string_list),
         "tag": ("tag", _string_list),
         "_disabled": ("disabled", _bool),
+        "profiles": ("profiles", _profiles),
     },
     "source": {
         "url": ("url", _nonempty_string),
@@ -411,53 +428,80 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def load_recipes(directory: str | Path, runtime_packages: Iterable[str] = ()) -> dict[str, Recipe]:
-    """Load `directory/*/meta.yaml`, keyed by display name in canonical-name order, and check the graph.
+    """Load `directory/*/meta.yaml`, keyed by directory name (sorted), and check the set and the graph.
 
     `runtime_packages` names packages the Pyodide runtime already ships; dependencies on them need no recipe.
     """
     directory = Path(directory)
-    recipes: dict[str, tuple[Path, Recipe]] = {}
+    by_dir: dict[str, tuple[Path, Recipe]] = {}
+    by_name: dict[str, list[tuple[Path, Recipe]]] = {}
     for meta in sorted(directory.glob("*/meta.yaml")):
         recipe = load_recipe(meta)
-        if canonicalize_name(meta.parent.name) != recipe.canonical_name:
-            _fail(meta, f"package.name: {recipe.name!r} does not match the directory name {meta.parent.name!r}")
-        if recipe.canonical_name in recipes:
-            _fail(meta, f"package.name: {recipe.name!r} is also defined in {recipes[recipe.canonical_name][0]}")
-        recipes[recipe.canonical_name] = (meta, recipe)
-    _check_missing(recipes, {canonicalize_name(n) for n in runtime_packages})
-    _check_cycles({name: recipe for name, (_, recipe) in recipes.items()})
-    return {recipe.name: recipe for _, (_, recipe) in sorted(recipes.items())}
+        if canonicalize_name(meta.parent.name) != recipe.canonical_name and not recipe.package.profiles:
+            _fail(
+                meta,
+                f"package.name: {recipe.name!r} does not match the directory name {meta.parent.name!r} "
+                "(only a recipe that lists package.profiles may live in another directory)",
+            )
+        _check_profiles(meta, recipe, by_name.get(recipe.canonical_name, []))
+        by_name.setdefault(recipe.canonical_name, []).append((meta, recipe))
+        by_dir[meta.parent.name] = (meta, recipe)
+    _check_missing(by_dir, set(by_name), {str(canonicalize_name(n)) for n in runtime_packages})
+    _check_cycles(by_name)
+    return {d: recipe for d, (_, recipe) in sorted(by_dir.items())}
 
 
-def _check_missing(recipes: Mapping[str, tuple[Path, Recipe]], runtime: set[str]) -> None:
+def _check_profiles(meta: Path, recipe: Recipe, others: Sequence[tuple[Path, Recipe]]) -> None:
+    """Recipes of one package must each list their profiles, and no profile twice."""
+    for other_meta, other in others:
+        if not recipe.package.profiles or not other.package.profiles:
+            without = meta if not recipe.package.profiles else other_meta
+            _fail(
+                without,
+                f"package.name: {recipe.name!r} has recipes in {other_meta.parent.name!r} and "
+                f"{meta.parent.name!r}: each must list package.profiles (the profiles it is for)",
+            )
+        shared = sorted(set(recipe.package.profiles) & set(other.package.profiles))
+        if shared:
+            _fail(
+                meta,
+                f"package.profiles: {', '.join(shared)} also listed by {other_meta} for {recipe.name!r} "
+                "(one recipe per package and profile)",
+            )
+
+
+def _check_missing(recipes: Mapping[str, tuple[Path, Recipe]], names: set[str], runtime: set[str]) -> None:
     for meta, recipe in recipes.values():
         for kind in ("run", "host"):
             for dep in getattr(recipe.requirements, kind):
-                if canonicalize_name(dep) not in recipes and canonicalize_name(dep) not in runtime:
+                if canonicalize_name(dep) not in names and canonicalize_name(dep) not in runtime:
                     _fail(
                         meta,
                         f"requirements.{kind}: {dep!r} is neither a recipe nor shipped by the runtime",
                     )
         for dep in recipe.test.requires:
-            if canonicalize_name(dep) not in recipes:
+            if canonicalize_name(dep) not in names:
                 _fail(meta, f"test.requires: {dep!r} is not a recipe")
 
 
-def _check_cycles(recipes: Mapping[str, Recipe]) -> None:
-    """Depth-first search in sorted order; the first cycle found is reported as a path of display names."""
+def _check_cycles(by_name: Mapping[str, Sequence[tuple[Path, Recipe]]]) -> None:
+    """Depth-first search in sorted order over package names (the edges of all recipes of a name); the first cycle
+    found is reported as a path of display names."""
+    recipes = {name: [r for _, r in items] for name, items in by_name.items()}
     done: set[str] = set()
     for start in sorted(recipes):
         _visit(start, recipes, [], done)
 
 
-def _visit(name: str, recipes: Mapping[str, Recipe], stack: list[str], done: set[str]) -> None:
+def _visit(name: str, recipes: Mapping[str, Sequence[Recipe]], stack: list[str], done: set[str]) -> None:
     if name in done or name not in recipes:
         return
     if name in stack:
         cycle = [*stack[stack.index(name) :], name]
-        raise RecipeError("dependency cycle: " + " -> ".join(recipes[n].name for n in cycle))
+        raise RecipeError("dependency cycle: " + " -> ".join(recipes[n][0].name for n in cycle))
     stack.append(name)
-    for dep in sorted(str(canonicalize_name(d)) for d in recipes[name].dependencies):
+    deps = {str(canonicalize_name(d)) for r in recipes[name] for d in r.dependencies}
+    for dep in sorted(deps):
         _visit(dep, recipes, stack, done)
     stack.pop()
     done.add(name)

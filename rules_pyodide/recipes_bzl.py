@@ -13,8 +13,14 @@ root with a relative `--packages` so messages name `packages/<name>/meta.yaml`.
 rules_pyodide extensions of the format; `slow` is true for `package.tag: [slow]` (left out of `//packages:all`).
 
 Besides the recipe fields, each entry has values derived here, where PEP 440/503 are at hand: `wheel` (the wheel's
-file name, `<name>-<version>-py3-none-any.whl`), `archive` (the url's base name), `source_repo`, and `run`/`host`
-as directory names of the recipes they name.
+file name, `<name>-<version>-py3-none-any.whl`), `archive` (the url's base name), `source_repo`, and `run`/`host`/
+`test_requires` as the `//packages` targets of the packages they name (see below).
+
+Per-profile recipes (`package.profiles`, see rules_pyodide.recipe): a package name that has a recipe listing its
+profiles is a *selected name*: `RECIPES["names"][<canonical name>]` is `{"name": display name, "profiles": {profile:
+directory}}`, and `//packages:<canonical name>` is an alias that selects the recipe of the profile. Such a recipe's
+own package target is `<directory>_package` (its entry's `package_target`; `<directory>` otherwise), and
+requirements naming the package resolve to the alias, so a recipe that needs numpy gets the numpy of its profile.
 
 Compiled recipes (built by `pyodide_emcc_build` for the selected Pyodide profile instead of `pyodide_pure_build`):
 `compiled` is true when `build.type` is a library, a compile key is set (cflags, cxxflags, ldflags, script, post,
@@ -89,6 +95,7 @@ def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
 
 
 def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Mapping[str, str]) -> dict[str, Any]:
+    """One recipe's entry. `directories`: canonical name -> target; `types`: target -> build.type."""
     try:
         wheel = wheel_name(recipe)
         source = recipe.source
@@ -122,7 +129,7 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
         "sha256": source.sha256,
         "md5": source.md5,
         "archive": archive,
-        "source_repo": repository_name(recipe.canonical_name) if source.url else None,
+        "source_repo": repository_name(str(canonicalize_name(meta.parent.name))) if source.url else None,
         "path": source.path,
         "extract_dir": source.extract_dir,
         "patches": list(source.patches),
@@ -147,32 +154,52 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
         "test_requires": [directories[str(canonicalize_name(d))] for d in recipe.test.requires],
         "unvendor_tests": recipe.build.unvendor_tests,
         "wheel": wheel,
+        "profiles": list(recipe.package.profiles),
+        "package_target": meta.parent.name + "_package" if recipe.package.profiles else meta.parent.name,
     }
 
 
+def _selected_names(packages: Path, by_dir: Mapping[str, Recipe]) -> dict[str, Any]:
+    """{canonical name: {"name", "profiles": {profile: directory}}} for names with per-profile recipes."""
+    names: dict[str, Any] = {}
+    for directory, recipe in sorted(by_dir.items()):
+        if not recipe.package.profiles or recipe.package.disabled:
+            continue
+        if recipe.build.type in _LIBRARY_TYPES:
+            raise RecipeError(
+                f"{packages / directory / 'meta.yaml'}: package.profiles: not supported for build.type "
+                f"{recipe.build.type} (libraries are linked by directory name)"
+            )
+        entry = names.setdefault(recipe.canonical_name, {"name": recipe.name, "profiles": {}})
+        for profile in recipe.package.profiles:
+            entry["profiles"][profile] = directory
+    for entry in names.values():
+        entry["profiles"] = dict(sorted(entry["profiles"].items()))
+    return names
+
+
 def convert(packages: Path) -> dict[str, Any]:
-    """{"error": None, "recipes": {directory: entry}, "disabled": [directory]}; RecipeError on any bad recipe."""
-    recipes = load_recipes(packages)
-    directories: dict[str, str] = {}
-    metas: dict[str, Path] = {}
-    for meta in sorted(packages.glob("*/meta.yaml")):
-        directories[str(canonicalize_name(meta.parent.name))] = meta.parent.name
-        metas[meta.parent.name] = meta
-    by_dir = {directories[r.canonical_name]: r for r in recipes.values()}
+    """{"error": None, "recipes": {directory: entry}, "names": {canonical name: selected name}, "disabled":
+    [directory]}; RecipeError on any bad recipe."""
+    by_dir = load_recipes(packages)
+    names = _selected_names(packages, by_dir)
+    # Requirements name packages: each canonical name -> the //packages target that provides it.
+    directories = {r.canonical_name: d for d, r in by_dir.items() if r.canonical_name not in names}
+    directories.update({n: n for n in names})
     disabled = sorted(d for d, r in by_dir.items() if r.package.disabled)
     types = {d: r.build.type for d, r in by_dir.items()}
     entries: dict[str, Any] = {}
     for directory, recipe in sorted(by_dir.items()):
         if recipe.package.disabled:
             continue
-        meta = metas[directory]
+        meta = packages / directory / "meta.yaml"
         for kind in ("run", "host"):
             for dep in getattr(recipe.requirements, kind):
                 if directories[str(canonicalize_name(dep))] in disabled:
                     raise RecipeError(f"{meta}: requirements.{kind}: {dep!r} is disabled (package._disabled)")
         _check_supported(meta, recipe)
         entries[directory] = _entry(meta, recipe, directories, types)
-    return {"error": None, "recipes": entries, "disabled": disabled}
+    return {"error": None, "recipes": entries, "names": names, "disabled": disabled}
 
 
 def starlark(value: object, indent: str = "") -> str:
@@ -198,7 +225,8 @@ def starlark(value: object, indent: str = "") -> str:
 RECIPES_HEADER = '''"""Generated from {packages}/*/meta.yaml by rules_pyodide (python -m rules_pyodide.recipes_bzl).
 
 RECIPES: "error" (None, or the message of the first bad recipe), "recipes" (directory name -> recipe entry),
-"disabled" (directory names of recipes with package._disabled).
+"names" (canonical package name -> its per-profile recipes), "disabled" (directory names of recipes with
+package._disabled).
 """
 
 '''
@@ -236,7 +264,7 @@ def write(packages: Path, output_dir: Path, distdir: str, source_rule: str) -> s
     try:
         data = convert(packages)
     except RecipeError as err:
-        data = {"error": str(err), "recipes": {}, "disabled": []}
+        data = {"error": str(err), "recipes": {}, "names": {}, "disabled": []}
     write_atomic(output_dir / "recipes.bzl", RECIPES_HEADER.format(packages=packages) + f"RECIPES = {starlark(data)}\n")
     write_atomic(output_dir / "sources.bzl", sources_bzl(data, distdir, source_rule))
     error: str | None = data["error"]

@@ -129,3 +129,31 @@ def test_sources_bzl_declares_one_repository_per_url(tmp_path: Path) -> None:
     text = (tmp_path / "out" / "sources.bzl").read_text()
     assert text.count("pyodide_source(") == 1 and 'name = "pyodide_source_six"' in text
     assert 'distdir = "dd"' in text and f'sha256 = "{SHA}"' in text
+
+
+def test_per_profile_recipes_become_a_selected_name(tmp_path: Path) -> None:
+    profiles = "version: '1.0'\n  profiles: ['{}']\n"
+    recipe(tmp_path, "numpy", simple("numpy", "1.0").replace("version: '1.0'\n", profiles.format("0.21.3")))
+    numpy2 = simple("numpy", "2.0").replace("version: '2.0'\n", profiles.format("0.29.5").replace("1.0", "2.0"))
+    recipe(tmp_path, "numpy2", numpy2)
+    recipe(
+        tmp_path, "fast-histogram", simple("fast-histogram", extra="requirements:\n  host: [numpy]\n  run: [NumPy]\n")
+    )
+    data = convert(tmp_path)
+    assert data["names"] == {"numpy": {"name": "numpy", "profiles": {"0.21.3": "numpy", "0.29.5": "numpy2"}}}
+    assert data["recipes"]["fast-histogram"]["run"] == ["numpy"]
+    assert data["recipes"]["fast-histogram"]["host"] == ["numpy"]
+    assert data["recipes"]["fast-histogram"]["package_target"] == "fast-histogram"
+    assert data["recipes"]["numpy"]["package_target"] == "numpy_package"
+    assert data["recipes"]["numpy2"]["package_target"] == "numpy2_package"
+    assert data["recipes"]["numpy2"]["profiles"] == ["0.29.5"]
+    # Each recipe has its own source repository, named after its directory.
+    assert data["recipes"]["numpy2"]["source_repo"] == "pyodide_source_numpy2"
+    assert data["recipes"]["numpy"]["source_repo"] == "pyodide_source_numpy"
+
+
+def test_per_profile_libraries_are_refused(tmp_path: Path) -> None:
+    body = simple("libz").replace("version: '1.0'\n", "version: '1.0'\n  profiles: ['0.29.5']\n")
+    recipe(tmp_path, "libz", body + "build:\n  type: static_library\n  script: make\n")
+    with pytest.raises(RecipeError, match=r"libz/meta.yaml: package.profiles: not supported for build.type static"):
+        convert(tmp_path)
