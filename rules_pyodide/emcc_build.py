@@ -21,8 +21,11 @@ Everything happens in one scratch directory next to the outputs, with no network
    $WASM_LIBRARY_DIR (the library prefix: libraries install `include/` and `lib/` there), $PYODIDE_PROFILE_*;
    variables it exports are seen by the build that follows (as Pyodide's own build does).
 3. package: `pip wheel --no-build-isolation --no-index` (the package's own setup.py / PEP 517 backend), installed
-   into a site-packages tree; every extension module is renamed from the host's EXT_SUFFIX to the profile's, and
-   must be a wasm module. Libraries: the script must have installed `lib/*.a` (static) or `lib/*.so` (shared).
+   into a site-packages tree. `$MESON_CROSS_FILE` is the profile's meson cross file (rules_pyodide.meson_cross),
+   passed to meson-python builds with a fixed build directory; `$NINJA` is the interpreter's ninja, and `cython` on
+   PATH runs the Cython that PYTHONPATH gives. Every extension module is renamed from the host's EXT_SUFFIX to the
+   profile's, and must be a wasm module. Libraries: the script must have installed `lib/*.a` (static) or `lib/*.so`
+   (shared).
 4. `build.post` runs in the source tree with $SITEPACKAGES (the installed tree) and $PKGDIR.
 5. package: tests unvendored, the wheel written again deterministically with the profile's tag; shared library: the
    `.so` files zipped (`<name>-<version>.zip`, installed by Pyodide into its dynlib directory); index fragments.
@@ -39,11 +42,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from rules_pyodide import meson_cross
 from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment, sha256_file, write_atomic
 from rules_pyodide.pure_build import (
     BuildError,
@@ -121,6 +126,11 @@ def write_shims(bin_dir: Path, config: Path) -> None:
             encoding="utf-8",
         )
         shim.chmod(0o755)
+    # `cython` (meson looks for it on PATH, for the build machine): the Cython of this interpreter's path, so a
+    # host requirement on PYTHONPATH (packages/cython) wins over the one installed beside the interpreter.
+    cython = bin_dir / "cython"
+    cython.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m cython "$@"\n', encoding="utf-8")
+    cython.chmod(0o755)
 
 
 def _tail(log: Path) -> str:
@@ -278,9 +288,28 @@ def _environment(args: argparse.Namespace, scratch: Path, config: Path) -> dict[
             "PKGDIR": str(args.pkgdir.resolve()) if args.pkgdir else "",
             "_PYTHON_HOST_PLATFORM": "emscripten_wasm32",
             "EM_FROZEN_CACHE": "1",
+            "MESON_CROSS_FILE": str(_write_cross_file(args, scratch, bin_dir, env)),
         }
     )
+    ninja = Path(sysconfig.get_path("scripts")) / "ninja"
+    if ninja.is_file():
+        env["NINJA"] = str(ninja)
     return env
+
+
+def _write_cross_file(args: argparse.Namespace, scratch: Path, bin_dir: Path, env: dict[str, str]) -> Path:
+    path = scratch / "emscripten.meson.cross"
+    search = env.get("PATH", "/usr/bin:/bin")
+    text = meson_cross.cross_file(
+        bin_dir,
+        sys.executable,
+        shutil.which("node", path=search),
+        args.profile_cflag,
+        args.profile_ldflag,
+        shutil.which("pkg-config", path=search),
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def build(args: argparse.Namespace) -> None:
@@ -322,7 +351,10 @@ def _build_package(args: argparse.Namespace, scratch: Path, env: dict[str, str],
     dist = scratch / "dist"
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-v"]
     command += ["--no-cache-dir", "--disable-pip-version-check", "--wheel-dir", str(dist)]
-    command += [f"--config-settings={flag}" for flag in shlex.split(args.backend_flags)]
+    flags = shlex.split(args.backend_flags)
+    if meson_cross.uses_meson_python(src):
+        flags += meson_cross.backend_flags(Path(env["MESON_CROSS_FILE"]), flags)
+    command += [f"--config-settings={flag}" for flag in flags]
     _run([*command, str(src)], src, env, log, "the package build (pip wheel)")
     wheels = sorted(dist.glob("*.whl"))
     if len(wheels) != 1:
