@@ -22,7 +22,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-EMSCRIPTEN_PACKER = Path("/usr/share/emscripten/tools/file_packager.py")
+from rules_pyodide.toolchain_tree import tree_path
+
+EMSCRIPTEN_PACKER = tree_path("emscripten-3.1.6") / "usr/share/emscripten/tools/file_packager.py"
 DEFAULT_EXCLUDES = ("*/__pycache__", "*/site-packages", "*/config-*")
 MIN_TREE_BYTES = 20 * 1024 * 1024
 

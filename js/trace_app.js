@@ -4,20 +4,25 @@
  * The driver of `rules-pyodide bundle` (rules_pyodide/bundle.py), for the trace run and the validation run.
  *
  *   node js/trace_app.js --pyodide <runtime dir> [--index-dir <dir>] [--load-package <name>]... [--load-imports]
- *       [--package <NAME.js>]... --app <app.py>
+ *       [--package <NAME.js>]... [--minimal-stdlib] --app <app.py>
  *
  * `--index-dir` is the runtime's indexURL (see js/run_in_pyodide.js); `--load-package` names are loaded with
  * `pyodide.loadPackage` (with their dependencies), `--load-imports` loads what the app's imports need, and
  * `--package` file packages are loaded with loadFilePackage; then the app runs with `runPythonAsync`.
+ * `--minimal-stdlib` starts the runtime with `fullStdLib: false` (0.21 then skips loading distutils at start-up;
+ * the bundle's own standard library archive holds what the app uses of it).
  *
  * stdout holds exactly one line of JSON:
  *   {"ok": true|false, "error": "...", "stdout": "<the app's stdout>", "pyodide": "<version>",
  *    "runtimePackages": [names], "loadedPackages": [names], "reads": {"load": [paths], "app": [paths]}, "dynlibs": [paths],
- *    "extensionModules": [paths], "timings": {"runtime": ms, "packages": ms, "app": ms}}
+ *    "extensionModules": [paths], "moduleFiles": [paths], "sysPath": [entries],
+ *    "timings": {"runtime": ms, "packages": ms, "app": ms}}
  * `runtimePackages` are the packages the runtime loaded on its own, `loadedPackages` all packages loaded before the
  * app ran. `reads` are the regular files opened for reading (FS.open without O_WRONLY), in first-open order, while packages
  * load and while the app runs; `dynlibs` the libraries given to `loadDynlib` or read as `.so` files;
- * `extensionModules` the `__file__` of every C extension module in `sys.modules` after the app. Exit status 1 if
+ * `extensionModules` the `__file__` of every C extension module in `sys.modules` after the app, `moduleFiles` the
+ * `__file__` of every module in it (what the runtime imported at start-up, for the packages and for the app: the
+ * standard library a zip-imported stdlib reads cannot be seen by FS.open) and `sysPath` is `sys.path`. Exit status 1 if
  * anything failed (the report says what).
  */
 'use strict';
@@ -32,11 +37,13 @@ const O_WRONLY = 1;
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  const args = { pyodide: '', indexDir: '', loadPackages: [], loadImports: false, packages: [], app: '' };
+  const args = {
+    pyodide: '', indexDir: '', loadPackages: [], loadImports: false, minimalStdlib: false, packages: [], app: '',
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
-    if (flag === '--load-imports') {
-      args.loadImports = true;
+    if (flag === '--load-imports' || flag === '--minimal-stdlib') {
+      args[flag === '--load-imports' ? 'loadImports' : 'minimalStdlib'] = true;
       continue;
     }
     const value = argv[++i];
@@ -92,11 +99,13 @@ async function loadByName(pyodide, method, what) {
   if (errors.length) throw new Error(`${method}: ${errors.join('; ')}`);
 }
 
-const EXTENSION_MODULES = `
-import importlib.machinery, json, sys
-json.dumps(sorted({m.__file__ for m in list(sys.modules.values())
-                   if isinstance(getattr(m, "__loader__", None), importlib.machinery.ExtensionFileLoader)
-                   and getattr(m, "__file__", None)}))
+// Imports nothing (sys is built in), so that what it reports is what the runtime and the app imported. One line per
+// module with a file: "E <path>" for an extension module, "M <path>" for any other; then "P <entry>" per sys.path entry.
+const MODULE_FILES = `
+import sys
+"\\n".join(sorted({("E " if type(getattr(m, "__loader__", None)).__name__ == "ExtensionFileLoader" else "M ")
+                    + m.__file__ for m in list(sys.modules.values())
+                    if isinstance(getattr(m, "__file__", None), str)}) + ["P " + p for p in sys.path])
 `;
 
 async function main() {
@@ -117,6 +126,7 @@ async function main() {
     let capture = false;
     const pyodide = await loadPyodide({
       indexURL: indexDir + path.sep,
+      ...(args.minimalStdlib ? { fullStdLib: false } : {}),
       stdout: (line) => (capture ? (out.stdout += line + '\n') : process.stderr.write(line + '\n')),
       stderr: (line) => process.stderr.write(line + '\n'),
     });
@@ -139,7 +149,11 @@ async function main() {
     out.timings.app = performance.now() - t;
     capture = false;
     phase.name = 'load'; // what follows is ours, not the app's
-    out.extensionModules = JSON.parse(pyodide.runPython(EXTENSION_MODULES));
+    const lines = String(pyodide.runPython(MODULE_FILES)).split('\n');
+    const tagged = (tag) => lines.filter((l) => l.startsWith(tag + ' ')).map((l) => l.slice(2));
+    out.extensionModules = tagged('E');
+    out.moduleFiles = [...tagged('E'), ...tagged('M')].sort();
+    out.sysPath = tagged('P');
     out.ok = true;
   } catch (e) {
     const isPython = e && e.constructor && e.constructor.name === 'PythonError';

@@ -1,22 +1,28 @@
 """Trace an app in real Pyodide and ship only the files it uses (like pyodide-pack).
 
     rules-pyodide bundle APP.py --dist DIR (--pyodide VERSION | --pyodide-dir DIR) --output OUT
-        [--package NAME ...] [--filters YAML] [--no-check-output] [--lz4] [--node NODE] [--quiet]
+        [--package NAME ...] [--filters YAML] [--keep-stdlib MODULE ...] [--full-stdlib] [--no-check-output] [--lz4]
+        [--node NODE] [--quiet]
 
 1. Trace: the app runs in Pyodide (Node, js/trace_app.js) with the dist's packages in the runtime's index
    (rules_pyodide.run builds it). The `--package` names and their dependencies are loaded first (default: the
    packages of the app's imports). Every file opened for reading and every dynamic library loaded is recorded.
 2. Bundle: of each loaded package's files, those the app read while it ran are kept, plus the shared libraries that
    were loaded (extension modules the app imported, and plain libraries others link to); `--filters` (YAML, see
-   rules_pyodide.pack_filter; default: none) may remove more. OUT gets `bundle.js` + `bundle.data` (a file
-   package), `bundle.zip` (the same files, paths relative to `/`), `app.py`, `bundle.json` (files, the libraries to
-   preload in load order, per-package numbers, the trace run's stdout) and `filter-report.json`.
-3. Validate: the app runs again in a runtime that has only its own packages and the bundle (loaded with
-   js/load_file_package.js). It must succeed and, unless `--no-check-output`, print what the trace run printed;
-   otherwise the error names the files the trace read that the bundle lacks (and the filter pattern that removed
-   them), and OUT is not written.
-4. Report: a table per package (files before -> after, .py, .so, gzip size before -> after, reduction) and the
-   load-time breakdown of both runs.
+   rules_pyodide.pack_filter; default: none) may remove more. The standard library is trimmed the same way
+   (rules_pyodide.stdlib: the modules in `sys.modules` after the app, the files read, `--keep-stdlib` modules; the
+   filter's package name for it is `stdlib`) unless `--full-stdlib`. OUT gets `bundle.js` + `bundle.data` (a file
+   package), `bundle.zip` (the same files, paths relative to `/`), `runtime/` (the runtime files that replace the
+   runtime's own standard library: `python_stdlib.zip`, or for 0.21 `pyodide.asm.js` + `pyodide.asm.data`), `app.py`,
+   `bundle.json` (files, the libraries to preload in load order, per-package numbers, the trace run's stdout) and
+   `filter-report.json`.
+3. Validate: the app runs again in a runtime that has only its own packages, the trimmed standard library
+   (`fullStdLib: false`) and the bundle (loaded with js/load_file_package.js). It must succeed and, unless
+   `--no-check-output`, print what the trace run printed; otherwise the error names the files the trace read that
+   the bundle lacks (and the filter pattern that removed them), or the standard library module the trace did not
+   see, and OUT is not written.
+4. Report: a table per package and for the standard library (files before -> after, .py, .so, gzip size before ->
+   after, reduction) and the load-time breakdown of both runs.
 
 Exit status 0; 1 when the app fails (in the trace or the validation run); 2 for bad arguments, a bad dist or a
 bad filter file.
@@ -29,6 +35,7 @@ import gzip
 import io
 import json
 import posixpath
+import re
 import shutil
 import subprocess
 import sys
@@ -43,7 +50,7 @@ from packaging.utils import canonicalize_name
 from rich.console import Console
 from rich.table import Table
 
-from rules_pyodide import pack, pack_filter, run
+from rules_pyodide import pack, pack_filter, run, stdlib
 from rules_pyodide.index import IndexBuildError, fragments_from_index
 
 TRACE_JS = run.JS_DIR / "trace_app.js"
@@ -73,6 +80,8 @@ class TraceReport:
     dynlibs: tuple[str, ...]
     extension_modules: tuple[str, ...]
     timings: Mapping[str, float]
+    module_files: tuple[str, ...] = ()
+    """The `__file__` of every module in `sys.modules` after the app."""
 
 
 def run_trace(
@@ -105,6 +114,7 @@ def run_trace(
         dynlibs=tuple(report.get("dynlibs") or ()),
         extension_modules=tuple(report.get("extensionModules") or ()),
         timings={str(k): float(v) for k, v in (report.get("timings") or {}).items()},
+        module_files=tuple(report.get("moduleFiles") or ()),
     )
 
 
@@ -244,6 +254,8 @@ class BundleResult:
     zip_size: int
     timings: dict[str, Mapping[str, float]]
     report: pack_filter.FilterReport
+    stdlib_row: PackageRow | None = None
+    """The standard library's archives before -> after (None with --full-stdlib)."""
 
 
 def _missing_message(trace_used: Sequence[str], bundled: set[str], report: pack_filter.FilterReport) -> str:
@@ -252,10 +264,68 @@ def _missing_message(trace_used: Sequence[str], bundled: set[str], report: pack_
         if path in bundled:
             continue
         for package, rep in report.packages.items():
+            if package == STDLIB:
+                continue  # _stdlib_hint names those
             for pattern, rels in rep.removed.items():
                 if any(path.endswith("/" + rel) for rel in rels):
                     lines.append(f"{path} (package {package}, removed by filter pattern {pattern!r})")
     return "; ".join(lines)
+
+
+STDLIB = "stdlib"
+"""The name of the standard library in the report and in filter files."""
+
+
+def trim_stdlib(
+    std: stdlib.Stdlib,
+    trace: TraceReport,
+    keep: Sequence[str],
+    filters: pack_filter.FilterConfig,
+    report: pack_filter.FilterReport,
+) -> list[str]:
+    """The stdlib files the bundle keeps: those the app used (rules_pyodide.stdlib.used) that the filter keeps."""
+    chosen = stdlib.used(std, trace.module_files, [*trace.load_reads, *trace.app_reads], keep)
+    kept = pack_filter.apply(filters, STDLIB, [std.rel(p) for p in chosen], report)
+    return [f"{std.root}/{rel}" for rel in kept]
+
+
+def _stdlib_hint(error: str, std: stdlib.Stdlib, kept: set[str], report: pack_filter.FilterReport) -> str:
+    """Names the trimmed stdlib module behind a validation run's ModuleNotFoundError, if that is what it was."""
+    found = re.search(r"(?:No module named|The module) '([\w.]+)'", error)
+    if not found:
+        return ""
+    name = found.group(1)
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        module = ".".join(parts[:i])
+        files = [f for f in stdlib.module_of(std, module) if f not in kept]
+        if not files:
+            continue
+        removed_by = report.packages[STDLIB].removed if STDLIB in report.packages else {}
+        pattern = next((p for p, rels in sorted(removed_by.items()) if std.rel(files[0]) in rels), None)
+        if pattern is not None:
+            return f"; stdlib module {module!r} ({files[0]}) was removed by filter pattern {pattern!r}"
+        return (
+            f"; stdlib module {module!r} ({files[0]}) is in Pyodide {std.version}'s standard library but not in the "
+            f"bundle's: the trace run did not import it (keep it with --keep-stdlib {module})"
+        )
+    return ""
+
+
+def _failure_line(error: str) -> str:
+    """The one line of a validation run's error to show: a ModuleNotFoundError's own line (Pyodide appends lines of
+    advice after it), else run.summary's choice."""
+    lines = [line.strip() for line in error.splitlines() if line.strip().startswith("ModuleNotFoundError:")]
+    return lines[-1] if lines else run.summary(error)
+
+
+def overlay_runtime(runtime_dir: Path, replacements: Path, into: Path) -> None:
+    """Fills the empty `into` with symlinks to the runtime's files, those in `replacements` taking their place."""
+    for entry in sorted(runtime_dir.iterdir()):
+        if entry.is_file() and not (replacements / entry.name).exists():
+            (into / entry.name).symlink_to(entry.resolve())
+    for entry in sorted(replacements.iterdir()):
+        (into / entry.name).symlink_to(entry.resolve())
 
 
 def bundle(
@@ -266,6 +336,8 @@ def bundle(
     *,
     packages: Sequence[str] = (),
     filters: pack_filter.FilterConfig = pack_filter.NO_FILTER,
+    keep_stdlib: Sequence[str] = (),
+    full_stdlib: bool = False,
     check_output: bool = True,
     lz4: bool = False,
     node: str = "node",
@@ -283,8 +355,13 @@ def bundle(
     try:
         index = run.merged_index(runtime, run.dist_fragments(dist, runtime.index_file))
         requested, _ = run.resolve_packages(index, packages)
-    except run.RunError as err:
+        std = None if full_stdlib else stdlib.read(runtime.directory, runtime.version, str(index["info"]["python"]))
+        if std is not None:
+            stdlib.kept_modules(std, keep_stdlib)  # a bad name fails before the trace
+    except (run.RunError, stdlib.StdlibError) as err:
         raise BundleError(str(err)) from err
+    except KeyError as err:
+        raise BundleError(f"{runtime.directory / runtime.index_file}: info.python is missing") from err
     with tempfile.TemporaryDirectory(prefix="rules-pyodide-bundle-") as tmp_name:
         tmp = Path(tmp_name)
         index_dir = tmp / "index"
@@ -301,25 +378,35 @@ def bundle(
         report = pack_filter.FilterReport(filters.source)
         select(staged, used, filters, report)
         entries = [(p.files[d], d) for p in staged for d in p.kept]
-        if not entries:
+        try:
+            kept_stdlib = [] if std is None else trim_stdlib(std, trace, keep_stdlib, filters, report)
+        except stdlib.StdlibError as err:
+            raise BundleError(str(err)) from err
+        if not entries and std is None:
             raise BundleError(f"{app}: the app used no file of the packages it loaded; nothing to bundle")
         with pack.atomic_dir(output) as out:
-            pack.write_file_package(out, "bundle", entries, lz4=lz4)
+            if entries:
+                pack.write_file_package(out, "bundle", entries, lz4=lz4)
             write_zip(out / "bundle.zip", [(s.path, d) for s, d in entries])
             shutil.copyfile(app, out / "app.py")
             bundled = {d for _, d in entries}
-            validation = run_trace(
-                node_path,
-                trace_js,
-                runtime.directory,
-                out / "app.py",
-                ["--package", str(out / "bundle.js")],
-                quiet=quiet,
-            )
+            validation_args = ["--package", str(out / "bundle.js")] if entries else []
+            runtime_dir = runtime.directory
+            replaced: list[str] = []
+            if std is not None:
+                (out / "runtime").mkdir()
+                replaced = stdlib.write(std, runtime.directory, kept_stdlib, out / "runtime")
+                runtime_dir = tmp / "runtime"
+                runtime_dir.mkdir()
+                overlay_runtime(runtime.directory, out / "runtime", runtime_dir)
+                validation_args.append("--minimal-stdlib")
+            validation = run_trace(node_path, trace_js, runtime_dir, out / "app.py", validation_args, quiet=quiet)
             if not validation.ok:
                 missing = _missing_message(used, bundled, report)
                 hint = f"; the trace run read files the bundle lacks: {missing}" if missing else ""
-                raise AppFailed(f"validation run from the bundle failed: {run.summary(validation.error)}{hint}")
+                if std is not None:
+                    hint += _stdlib_hint(validation.error, std, set(kept_stdlib), report)
+                raise AppFailed(f"validation run from the bundle failed: {_failure_line(validation.error)}{hint}")
             if check_output and validation.stdout != trace.stdout:
                 raise AppFailed(
                     "validation run from the bundle printed something else than the trace run "
@@ -335,13 +422,25 @@ def bundle(
                 sum(r.py for r in rows),
                 sum(r.so for r in rows),
                 gzip_size(all_before),
-                gzip_size([out / "bundle.data"]),
+                gzip_size([out / "bundle.data"]) if entries else 0,
             )
+            stdlib_row = None
+            if std is not None:
+                archives = [n for n in std.originals if n != stdlib.ASM_JS]
+                stdlib_row = PackageRow(
+                    f"{STDLIB} ({', '.join(archives)})",
+                    len(std.files),
+                    len(kept_stdlib),
+                    sum(1 for f in kept_stdlib if f.endswith(".py")),
+                    sum(1 for f in kept_stdlib if f.endswith(".so")),
+                    sum(gzip_size([runtime.directory / n]) for n in archives),
+                    sum(gzip_size([out / "runtime" / n]) for n in replaced if n != stdlib.ASM_JS),
+                )
             manifest = {
                 "pyodide": runtime.version,
                 "app": "app.py",
-                "js": "bundle.js",
-                "data": "bundle.data",
+                "js": "bundle.js" if entries else None,
+                "data": "bundle.data" if entries else None,
                 "zip": "bundle.zip",
                 "preload": [lib for lib in dict.fromkeys([*trace.dynlibs, *trace.extension_modules]) if lib in bundled],
                 "files": sorted(bundled),
@@ -358,6 +457,19 @@ def bundle(
                 },
                 "gzip_before": total_before.gzip_before,
                 "gzip_after": total_before.gzip_after,
+                "stdlib": None
+                if std is None or stdlib_row is None
+                else {
+                    "kind": std.kind,
+                    "root": std.root,
+                    "runtime_files": replaced,
+                    "no_longer_fetched": [n for n in std.originals if n not in std.replaces],
+                    "full_stdlib": False,
+                    "files": sorted(kept_stdlib),
+                    "files_before": stdlib_row.files_before,
+                    "gzip_before": stdlib_row.gzip_before,
+                    "gzip_after": stdlib_row.gzip_after,
+                },
             }
             pack.write_json(out / "bundle.json", manifest)
             pack.write_json(out / "filter-report.json", report.to_json())
@@ -371,6 +483,7 @@ def bundle(
         zip_size,
         {"trace (packages from the dist)": trace.timings, "bundle": validation.timings},
         report,
+        stdlib_row,
     )
 
 
@@ -386,7 +499,7 @@ def print_report(result: BundleResult, console: Console) -> None:
     table = Table(title=f"bundle {result.output} (gzip -{GZIP_LEVEL} of each package's files concatenated)")
     for column in ("package", "files", ".py", ".so", "gzip before", "gzip after", "reduction"):
         table.add_column(column, justify="left" if column == "package" else "right")
-    for r in [*result.rows, result.total_before]:
+    for r in [*result.rows, result.total_before, *([result.stdlib_row] if result.stdlib_row else [])]:
         table.add_row(
             r.name,
             f"{r.files_before} -> {r.files_after}",
@@ -395,11 +508,18 @@ def print_report(result: BundleResult, console: Console) -> None:
             _kib(r.gzip_before),
             _kib(r.gzip_after),
             f"{r.reduction:.0%}",
-            style="bold" if r.name == "total" else None,
+            style="bold" if r.name in ("total", result.stdlib_row and result.stdlib_row.name) else None,
         )
     console.print(table)
     preload = ", ".join(result.manifest["preload"]) or "none"
     console.print(f"bundle.zip: {_kib(result.zip_size)}; libraries to preload: {preload}")
+    std = result.manifest["stdlib"]
+    if std is not None:
+        console.print(
+            f"standard library: runtime/{' + runtime/'.join(std['runtime_files'])} replace the runtime's own; "
+            f"start the runtime with fullStdLib: false"
+            + (f" (then it does not fetch {', '.join(std['no_longer_fetched'])})" if std["no_longer_fetched"] else "")
+        )
     timing = Table(title="load time (ms)")
     timing.add_column("run")
     for column in ("runtime", "packages", "app", "total"):
@@ -419,6 +539,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, type=Path, help="bundle directory (replaced atomically)")
     parser.add_argument("--package", action="append", default=[], help="load this package first (default: imports)")
     parser.add_argument("--filters", default="none", help="filter YAML applied to the traced files (default: none)")
+    parser.add_argument(
+        "--keep-stdlib", action="append", default=[], metavar="MODULE", help="keep this stdlib module (and submodules)"
+    )
+    parser.add_argument("--full-stdlib", action="store_true", help="ship the runtime's standard library untrimmed")
     parser.add_argument("--no-check-output", action="store_true", help="do not compare the two runs' stdout")
     parser.add_argument("--lz4", action="store_true", help="LZ4-compress bundle.data")
     parser.add_argument("--node", default="node", help="the node binary (default: node on PATH)")
@@ -439,6 +563,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.output,
             packages=args.package,
             filters=filters,
+            keep_stdlib=args.keep_stdlib,
+            full_stdlib=args.full_stdlib,
             check_output=not args.no_check_output,
             lz4=args.lz4,
             node=args.node,

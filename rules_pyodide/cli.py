@@ -24,6 +24,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "release": ("rules_pyodide.release", "assemble a release (dist, loader, SHA256SUMS, provenance) or verify one"),
     "recipes-bzl": ("rules_pyodide.recipes_bzl", "convert packages/*/meta.yaml into Starlark (recipes.bzl)"),
     "unpack": ("rules_pyodide.unpack", "unpack a source archive safely (tar, gz, bz2, xz, zip)"),
+    "toolchain-tree": (
+        "rules_pyodide.toolchain_tree",
+        "lock, build or verify a pinned Emscripten toolchain tree made from Debian packages",
+    ),
 }
 
 

@@ -4,12 +4,16 @@
         --emcc F --emxx F --emar F --emranlib F --python-include DIR [--sysroot-overlay DIR]
         --profile-cflag F ... --profile-cxxflag F ... --profile-ldflag F ... --ext-suffix S --wheel-tag T
         [--cflags S] [--cxxflags S] [--ldflags S] [--replace-lib FROM=TO ...] [--exports pyinit|requested|
-        whole_archive|SYM ...] [--script S | --script-file F] [--post S | --post-file F] [--backend-flags S]
+        whole_archive|SYM ...] [--script S | --script-file F] [--cross-script S | --cross-script-file F]
+        [--post S | --post-file F] [--backend-flags S]
         [--pkgdir DIR]
         [--library PREFIX ...] [--host-site DIR ...] [--depends N ...] [--imports M ...] [--unvendor-tests]
+        [--allow-pure]
         --log FILE --fragments DIR [--wheel OUT --site DIR --tests DIR] [--prefix DIR]
 
-Everything happens in one scratch directory next to the outputs, with no network (the Bazel action blocks it):
+Everything happens in one scratch directory next to the outputs, with no network (the Bazel action blocks it).
+First, each `--executable` (requirements.executable) must be on PATH, or the build stops at once saying which, and
+`--constraint` / `--build-extra` must hold in the build environment (pure_build.check_build_requirements).
 
 1. The source tree is copied; shims named cc/gcc/clang, c++/g++/clang++, ar, ranlib (and emcc's own names) go
    first on PATH and into CC, CXX, LDSHARED, AR, RANLIB: they run rules_pyodide/compiler_wrapper.py, which turns
@@ -18,13 +22,25 @@ Everything happens in one scratch directory next to the outputs, with no network
    the host interpreter's own copy is imported (numpy.get_include()), and the wrappers map include directories
    inside the host's site-packages to the same directory of the requirement's wasm tree (its wasm32 headers).
 2. `build.script` runs with bash in the source tree (`set -e`), with $PKGDIR (the recipe's directory),
-   $WASM_LIBRARY_DIR (the library prefix: libraries install `include/` and `lib/` there), $PYODIDE_PROFILE_*;
-   variables it exports are seen by the build that follows (as Pyodide's own build does).
+   $WASM_LIBRARY_DIR (the library prefix: libraries install `include/` and `lib/` there), $PYODIDE_PROFILE_*, and
+   pyodide-build's variables (pyodide_variables): $PKG_VERSION, $PKG_BUILD_DIR (the source tree), $DISTDIR
+   (`dist/` in it: a shared library may put its `.so` files there instead of `$WASM_LIBRARY_DIR/lib`),
+   $EM_PKG_CONFIG_PATH, $PKG_CONFIG_LIBDIR, $PYODIDE_JOBS (--jobs), $PYMAJOR/$PYMINOR/$PYMICRO/$PYVERSION,
+   $PYODIDE_VERSION, $PYODIDE_EMSCRIPTEN_VERSION (the runtime's, from --platform), $PLATFORM_TRIPLET,
+   $SIDE_MODULE_CFLAGS/CXXFLAGS/LDFLAGS and $CFLAGS_BASE/... (the profile's flags; CFLAGS with -I$PYTHONINCLUDE),
+   $STDLIB_MODULE_CFLAGS (0.21), $PYTHONINCLUDE, $TARGETINSTALLDIR (`include/pythonX.Y` -> the profile's headers),
+   $HOSTINSTALLDIR/$HOSTSITEPACKAGES (the build interpreter), $NUMPY_LIB (a numpy host requirement's tree),
+   $PYODIDE_ROOT (the scratch directory: there is no Pyodide tree), $CMAKE_TOOLCHAIN_FILE (emscripten's) and
+   $MESON_CROSS_FILE (the profile's, naming the wrappers: rules_pyodide.meson_cross); emcc/em++/emar/emranlib are
+   the wrappers too, and emconfigure/emmake/emcmake/embuilder are on PATH (HELPERS);
+   variables it exports are seen by the build that follows (as Pyodide's own build does). `build.cross-script`
+   runs next, the same way; what it exports is seen by the build but not by `build.post`.
 3. package: `pip wheel --no-build-isolation --no-index` (the package's own setup.py / PEP 517 backend), installed
-   into a site-packages tree. `$MESON_CROSS_FILE` is the profile's meson cross file (rules_pyodide.meson_cross),
-   passed to meson-python builds with a fixed build directory; `$NINJA` is the interpreter's ninja, and `cython` on
-   PATH runs the Cython that PYTHONPATH gives. Every extension module is renamed from the host's EXT_SUFFIX to the
-   profile's, and must be a wasm module. Libraries: the script must have installed `lib/*.a` (static) or `lib/*.so`
+   into a site-packages tree. A meson-python build gets `$MESON_CROSS_FILE` and `build-dir=build` as config settings;
+   `$NINJA` is the interpreter's ninja, and `cython` on PATH runs the Cython that PYTHONPATH gives. Every extension
+   module is renamed from the host's EXT_SUFFIX to the profile's, and
+   must be a wasm module, and there must be one unless `--allow-pure` (the recipe was not known to compile: its
+   source could not be looked into). Libraries: the script must have installed `lib/*.a` (static) or `lib/*.so`
    (shared).
 4. `build.post` runs in the source tree with $SITEPACKAGES (the installed tree) and $PKGDIR.
 5. package: tests unvendored, the wheel written again deterministically with the profile's tag; shared library: the
@@ -57,6 +73,8 @@ from rules_pyodide.pure_build import (
     _move_tree,
     _zip_time,
     build_env,
+    check_build_requirements,
+    check_executables,
     copy_source,
     install,
     source_date_epoch,
@@ -79,6 +97,28 @@ SHIMS = {
     "ar": "ar",
     "x86_64-linux-gnu-ar": "ar",
     "ranlib": "ranlib",
+    # Recipe scripts written for pyodide-build call emscripten's own names: they get the profile's flags too.
+    "emcc": "cc",
+    "em++": "c++",
+    "emar": "ar",
+    "emranlib": "ranlib",
+}
+# emscripten's configure/make/cmake helpers, as pyodide-build's scripts use them: the compiler variables already name
+# the wrappers, so emconfigure and emmake run their command as is, and emcmake adds emscripten's CMake toolchain
+# file and the wrappers as CMake's compilers. embuilder cannot build ports here (frozen cache): it says so.
+HELPERS = {
+    "emconfigure": 'exec "$@"\n',
+    "emmake": 'exec "$@"\n',
+    "emcmake": (
+        'tool="$1"; shift\n'
+        'exec "$tool" ${CMAKE_TOOLCHAIN_FILE:+"-DCMAKE_TOOLCHAIN_FILE=$CMAKE_TOOLCHAIN_FILE"} '
+        '"-DCMAKE_C_COMPILER=$CC" "-DCMAKE_CXX_COMPILER=$CXX" "-DCMAKE_AR=$AR" "-DCMAKE_RANLIB=$RANLIB" '
+        '"-DCMAKE_CROSSCOMPILING_EMULATOR=node" "$@"\n'
+    ),
+    "embuilder": (
+        'echo "embuilder $*: emscripten ports cannot be built here (read-only cache, no downloads): build the '
+        'library from a recipe and list it in requirements.host" >&2\nexit 1\n'
+    ),
 }
 LOG_TAIL = 60
 WASM_MAGIC = b"\0asm"
@@ -131,6 +171,96 @@ def write_shims(bin_dir: Path, config: Path) -> None:
     cython = bin_dir / "cython"
     cython.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m cython "$@"\n', encoding="utf-8")
     cython.chmod(0o755)
+
+
+def write_helpers(bin_dir: Path) -> None:
+    for name, body in HELPERS.items():
+        helper = bin_dir / name
+        helper.write_text("#!/bin/bash\n" + body, encoding="utf-8")
+        helper.chmod(0o755)
+
+
+def cmake_toolchain_file(emcc: Path) -> str:
+    """emscripten's `cmake/Modules/Platform/Emscripten.cmake` beside the toolchain's emcc, if there is one."""
+    real = emcc.resolve()
+    for root in (real.parent, real.parent.parent / "share" / "emscripten", real.parent.parent):
+        candidate = root / "cmake" / "Modules" / "Platform" / "Emscripten.cmake"
+        if candidate.is_file():
+            return str(candidate)
+    return ""
+
+
+def meson_cross_file(path: Path, bin_dir: Path, args: argparse.Namespace) -> Path:
+    """The profile's meson cross file naming the wrappers (pyodide-build's MESON_CROSS_FILE; rules_pyodide.meson_cross),
+    passed to meson-python builds by _build_package."""
+    search = os.environ.get("PATH", "/usr/bin:/bin")
+    text = meson_cross.cross_file(
+        bin_dir,
+        sys.executable,
+        shutil.which("node", path=search),
+        args.profile_cflag,
+        args.profile_ldflag,
+        shutil.which("pkg-config", path=search),
+    )
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _python_parts(args: argparse.Namespace) -> tuple[str, str, str]:
+    """(major, minor, micro) of the runtime's Python: --python-version, else the EXT_SUFFIX's cpython-3XY."""
+    if args.python_version:
+        parts = args.python_version.split(".")
+        return parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else ""
+    tag = args.ext_suffix.split("-")[1] if args.ext_suffix.count("-") >= 1 else ""
+    return (tag[:1], tag[1:], "") if tag.isdigit() else ("", "", "")
+
+
+def pyodide_variables(args: argparse.Namespace, scratch: Path, bin_dir: Path) -> dict[str, str]:
+    """The variables pyodide-build gives `build.script`, `build.cross-script` and `build.post` (see the module
+    docstring), with this action's paths and the profile's values."""
+    import sysconfig
+
+    src, prefix = scratch / "src", scratch / "prefix"
+    major, minor, micro = _python_parts(args)
+    include = str(args.python_include.resolve())
+    cflags = " ".join(shlex.quote(f) for f in [*args.profile_cflag, f"-I{include}"])
+    cxxflags = " ".join(shlex.quote(f) for f in args.profile_cxxflag)
+    ldflags = " ".join(shlex.quote(f) for f in args.profile_ldflag)
+    platform = args.platform or ""
+    emscripten_version = platform.removeprefix("emscripten_").replace("_", ".") if platform else ""
+    target = scratch / "target"
+    (target / "include").mkdir(parents=True, exist_ok=True)
+    if major and minor and not (target / "include" / f"python{major}.{minor}").exists():
+        (target / "include" / f"python{major}.{minor}").symlink_to(include)
+    numpy = [str(site / "numpy") for site in args.host_site if (site / "numpy").is_dir()]
+    return {
+        "PKG_VERSION": args.version,
+        "PKG_BUILD_DIR": str(src),
+        "DISTDIR": str(src / "dist"),
+        "EM_PKG_CONFIG_PATH": str(prefix / "lib" / "pkgconfig"),
+        "PYODIDE_JOBS": str(args.jobs),
+        "PYMAJOR": major,
+        "PYMINOR": minor,
+        "PYMICRO": micro,
+        "PYVERSION": ".".join(p for p in (major, minor, micro) if p),
+        "PYODIDE_VERSION": args.pyodide_version or "",
+        "PYODIDE_EMSCRIPTEN_VERSION": emscripten_version,
+        "PLATFORM_TRIPLET": "wasm32-emscripten",
+        "SIDE_MODULE_CFLAGS": cflags,
+        "SIDE_MODULE_CXXFLAGS": cxxflags,
+        "SIDE_MODULE_LDFLAGS": ldflags,
+        "STDLIB_MODULE_CFLAGS": cflags,
+        "CFLAGS_BASE": " ".join(shlex.quote(f) for f in args.profile_cflag),
+        "CXXFLAGS_BASE": cxxflags,
+        "LDFLAGS_BASE": ldflags,
+        "TARGETINSTALLDIR": str(target),
+        "HOSTINSTALLDIR": sys.prefix,
+        "HOSTSITEPACKAGES": sysconfig.get_paths()["purelib"],
+        "NUMPY_LIB": numpy[0] if numpy else "",
+        "PYODIDE_ROOT": str(scratch),
+        "CMAKE_TOOLCHAIN_FILE": cmake_toolchain_file(args.emcc),
+        "MESON_CROSS_FILE": str(meson_cross_file(scratch / "emscripten.meson.cross", bin_dir, args)),
+    }
 
 
 def _tail(log: Path) -> str:
@@ -260,8 +390,10 @@ def _environment(args: argparse.Namespace, scratch: Path, config: Path) -> dict[
     env = build_env(scratch, split_host_sites(args.host_site, args.ext_suffix)[0])
     bin_dir = scratch / "bin"
     write_shims(bin_dir, config)
+    write_helpers(bin_dir)
     libraries = [p.resolve() for p in args.library]
     prefix = scratch / "prefix"
+    env.update(pyodide_variables(args, scratch, bin_dir))
     env.update(
         {
             "PATH": f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}",
@@ -288,28 +420,12 @@ def _environment(args: argparse.Namespace, scratch: Path, config: Path) -> dict[
             "PKGDIR": str(args.pkgdir.resolve()) if args.pkgdir else "",
             "_PYTHON_HOST_PLATFORM": "emscripten_wasm32",
             "EM_FROZEN_CACHE": "1",
-            "MESON_CROSS_FILE": str(_write_cross_file(args, scratch, bin_dir, env)),
         }
     )
     ninja = Path(sysconfig.get_path("scripts")) / "ninja"
     if ninja.is_file():
         env["NINJA"] = str(ninja)
     return env
-
-
-def _write_cross_file(args: argparse.Namespace, scratch: Path, bin_dir: Path, env: dict[str, str]) -> Path:
-    path = scratch / "emscripten.meson.cross"
-    search = env.get("PATH", "/usr/bin:/bin")
-    text = meson_cross.cross_file(
-        bin_dir,
-        sys.executable,
-        shutil.which("node", path=search),
-        args.profile_cflag,
-        args.profile_ldflag,
-        shutil.which("pkg-config", path=search),
-    )
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def build(args: argparse.Namespace) -> None:
@@ -332,10 +448,14 @@ def build(args: argparse.Namespace) -> None:
         src = scratch / "src"
         copy_source(args.source, src)
         (scratch / "prefix").mkdir()
+        check_executables(args.executable, os.environ.get("PATH", os.defpath))
+        check_build_requirements(args.constraint, args.build_extra)
         env = _environment(args, scratch, _wrapper_config(args, scratch, log))
         env = run_script(args.script, src, env, log, "script", scratch)
+        # cross-script: what it exports reaches the build, not build.post (pyodide-build runs it in the build env).
+        build_env = run_script(args.cross_script, src, env, log, "cross-script", scratch)
         if args.type == "package":
-            _build_package(args, scratch, env, log)
+            _build_package(args, scratch, build_env, log, post_base=env)
         else:
             _build_library(args, scratch, env, log)
         if args.prefix:
@@ -346,7 +466,9 @@ def build(args: argparse.Namespace) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _build_package(args: argparse.Namespace, scratch: Path, env: dict[str, str], log: Path) -> None:
+def _build_package(
+    args: argparse.Namespace, scratch: Path, env: dict[str, str], log: Path, post_base: dict[str, str] | None = None
+) -> None:
     src = scratch / "src"
     dist = scratch / "dist"
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-v"]
@@ -365,14 +487,14 @@ def _build_package(args: argparse.Namespace, scratch: Path, env: dict[str, str],
 
     host_suffix = str(sysconfig.get_config_var("EXT_SUFFIX"))
     modules = rename_extensions(site, host_suffix, args.ext_suffix, args.name)
-    if not modules:
+    if not modules and not args.allow_pure:
         raise BuildError(
             f"the build produced no extension module (*{host_suffix}); is this a compiled package? Last lines of "
             f"the log ({log.name}):\n{_tail(log)}"
         )
-    post_env = {**env, "SITEPACKAGES": str(site)}
+    post_env = {**(env if post_base is None else post_base), "SITEPACKAGES": str(site)}
     run_script(args.post, src, post_env, log, "post", scratch)
-    moved = unvendor_tests(site, scratch / "tests") if args.unvendor_tests else 0
+    moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
     write_wheel(site, args.wheel, args.wheel_tag)
     for root in (site, scratch / "tests"):
         for path in [root, *root.rglob("*")] if root.exists() else []:
@@ -406,6 +528,11 @@ def _build_library(args: argparse.Namespace, scratch: Path, env: dict[str, str],
     if args.type == "static_library":
         _check_archives(prefix, args.name, ".a")
         return
+    distdir = src / "dist"
+    if not list((prefix / "lib").glob("*.so")) and distdir.is_dir() and list(distdir.glob("*.so")):
+        (prefix / "lib").mkdir(parents=True, exist_ok=True)
+        for lib in sorted(distdir.glob("*.so")):  # pyodide-build's convention: shared libraries in $DISTDIR
+            shutil.copy2(lib, prefix / "lib" / lib.name)
     libs = _check_archives(prefix, args.name, ".so")
     write_zip(libs, args.wheel)
     for lib in libs:
@@ -437,6 +564,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--profile-ldflag", action="append", default=[], help="profile link flag (repeat)")
     p.add_argument("--ext-suffix", required=True, help="the profile's EXT_SUFFIX")
     p.add_argument("--wheel-tag", default="", help="the profile's wheel tag")
+    p.add_argument("--pyodide-version", default="", help="the profile's Pyodide release ($PYODIDE_VERSION)")
+    p.add_argument("--python-version", default="", help="the runtime's full Python version ($PYMAJOR...)")
+    p.add_argument("--platform", default="", help="the profile's platform, e.g. emscripten_3_1_14")
+    p.add_argument("--jobs", type=int, default=2, help="$PYODIDE_JOBS (parallel jobs for make and the like)")
     p.add_argument("--cflags", default="", help="build.cflags")
     p.add_argument("--cxxflags", default="", help="build.cxxflags")
     p.add_argument("--ldflags", default="", help="build.ldflags")
@@ -444,6 +575,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--exports", action="append", default=[], help="build.exports keyword or symbol (repeat)")
     p.add_argument("--script", default="", help="build.script")
     p.add_argument("--post", default="", help="build.post")
+    p.add_argument("--cross-script", default="", help="build.cross-script")
+    p.add_argument("--cross-script-file", type=Path, help="build.cross-script, read from a file")
     p.add_argument("--script-file", type=Path, help="build.script, read from a file (what the rule passes)")
     p.add_argument("--post-file", type=Path, help="build.post, read from a file (what the rule passes)")
     p.add_argument("--backend-flags", default="", help="build.backend-flags (pip --config-settings)")
@@ -453,6 +586,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--depends", action="append", default=[], help="a run requirement (repeat)")
     p.add_argument("--imports", action="append", default=[], help="a top-level import name (repeat)")
     p.add_argument("--unvendor-tests", action="store_true", help="move tests out of the package")
+    p.add_argument("--retain-test-pattern", action="append", default=[], help="build._retain-test-patterns")
+    p.add_argument("--allow-pure", action="store_true", help="a package build may make no extension module")
+    p.add_argument("--executable", action="append", default=[], help="requirements.executable (repeat)")
+    p.add_argument("--constraint", action="append", default=[], help="requirements.constraint (repeat)")
+    p.add_argument("--build-extra", action="append", default=[], help="requirements.build-extras (repeat)")
     p.add_argument("--log", required=True, type=Path, help="the build log to write")
     p.add_argument("--fragments", required=True, type=Path, help="directory to create: index fragments")
     p.add_argument("--wheel", type=Path, help="package archive to write (wheel, or zip for a shared library)")
@@ -471,6 +609,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.script = args.script_file.read_text(encoding="utf-8")
         if args.post_file:
             args.post = args.post_file.read_text(encoding="utf-8")
+        if args.cross_script_file:
+            args.cross_script = args.cross_script_file.read_text(encoding="utf-8")
         build(args)
     except (BuildError, IndexBuildError, OSError, zipfile.BadZipFile) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -10,8 +10,10 @@
    of the tree.
 3. `requirements.run`: the requirements whose environment markers hold in Pyodide (sys_platform `emscripten`,
    platform_system `Emscripten`, platform_machine `wasm32`, the `--python` version, no extra), as canonical names.
-4. `source.url` = `https://files.pythonhosted.org/packages/source/<first letter>/<name>/<file>` (the file's base name
-   is what `rules-pyodide fetch` and Bazel's --distdir match), `source.sha256` of the file.
+4. `source.url` = the https URL pip downloaded the file from (read from its `-vv` log: the index's own link, e.g.
+   `https://files.pythonhosted.org/packages/c7/bf/.../bitarray-2.9.2.tar.gz`), else the short form
+   `https://files.pythonhosted.org/packages/source/<first letter>/<name>/<file>` (a redirect that some mirrors do not
+   serve); the file's base name is what `rules-pyodide fetch` and Bazel's --distdir match. `source.sha256` of the file.
 
 The recipe goes to `<packages>/<canonical name>/meta.yaml`, is checked with rules_pyodide.recipe.load_recipe before
 it replaces anything, and is written atomically. An existing recipe for the name is kept unless `--force`.
@@ -34,6 +36,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
 
 import yaml
 from packaging.markers import Marker
@@ -51,7 +54,9 @@ _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip")
 _NOT_TOP_LEVEL = {"setup", "conftest", "noxfile", "tasks", "test", "tests", "testing", "doc", "docs", "examples"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-Downloader = Callable[[str, "str | None", Path], Path]
+# A download step: the archive, or (the archive, the URL it came from).
+Downloader = Callable[[str, "str | None", Path], "Path | tuple[Path, str | None]"]
+_PIP_ADDED = re.compile(r"^\s*Added \S+ from (https://\S+?)(?:#\S*)? to build tracker", re.MULTILINE)
 
 
 class MkpkgError(Exception):
@@ -85,10 +90,15 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     return req.name, specifiers[0].version if specifiers else None
 
 
-def pip_download(name: str, version: str | None, into: Path) -> Path:
-    """The sdist of `name` (`version`, else the newest) downloaded by pip into `into`."""
+def _base_name(url: str) -> str:
+    return unquote(PurePosixPath(urlsplit(url).path).name)
+
+
+def pip_download(name: str, version: str | None, into: Path) -> tuple[Path, str | None]:
+    """The sdist of `name` (`version`, else the newest) downloaded by pip into `into`, and the https URL it came
+    from (None when pip took it from a local index)."""
     spec = f"{name}=={version}" if version else name
-    command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "--quiet"]
+    command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps", "-vv"]
     command += ["--disable-pip-version-check", "--dest", str(into), spec]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -96,7 +106,8 @@ def pip_download(name: str, version: str | None, into: Path) -> Path:
     files = sorted(into.iterdir())
     if len(files) != 1 or not files[0].name.endswith(_ARCHIVE_SUFFIXES):
         raise MkpkgError(f"pip download {spec}: expected one sdist archive, got {[f.name for f in files]}")
-    return files[0]
+    urls = [u for u in _PIP_ADDED.findall(result.stdout) if _base_name(u) == files[0].name]
+    return files[0], urls[0] if urls else None
 
 
 def _wanted(name: str) -> bool:
@@ -283,14 +294,14 @@ def run_requirements(requires_dist: Sequence[str], python: str, origin: str) -> 
     return list(out)
 
 
-def recipe_yaml(info: SdistInfo, archive: Path, run: Sequence[str]) -> str:
+def recipe_yaml(info: SdistInfo, archive: Path, run: Sequence[str], url: str | None = None) -> str:
     """The meta.yaml text (sections in the usual order; YAML quoting by PyYAML)."""
     name = str(canonicalize_name(info.name))
     sha256 = hashlib.sha256(archive.read_bytes()).hexdigest()
     package: dict[str, object] = {"name": name, "version": info.version}
     if info.top_level:
         package["top-level"] = list(info.top_level)
-    url = SOURCE_URL.format(letter=info.name[0], name=info.name, file=archive.name)
+    url = url or SOURCE_URL.format(letter=info.name[0], name=info.name, file=archive.name)
     doc: dict[str, object] = {"package": package, "source": {"url": url, "sha256": sha256}}
     if run:
         doc["requirements"] = {"run": list(run)}
@@ -348,14 +359,15 @@ def mkpkg(
         raise MkpkgError(f"{existing / 'meta.yaml'}: a recipe for {name} exists (use --force to overwrite it)")
     created_dir = existing is None
     with tempfile.TemporaryDirectory(prefix="rules-pyodide-mkpkg-") as tmp:
-        archive = download(name, version, Path(tmp))
+        downloaded = download(name, version, Path(tmp))
+        archive, url = downloaded if isinstance(downloaded, tuple) else (downloaded, None)
         info = read_sdist(archive)
         if canonicalize_name(info.name) != canonicalize_name(name):
             raise MkpkgError(f"{archive.name}: PKG-INFO: Name: {info.name!r}, but {name!r} was asked for")
         if version is not None and info.version != version:
             raise MkpkgError(f"{archive.name}: PKG-INFO: Version: {info.version!r}, but {version!r} was asked for")
         run = run_requirements(info.requires_dist, python, f"{archive.name}: PKG-INFO")
-        text = recipe_yaml(info, archive, run)
+        text = recipe_yaml(info, archive, run, url)
     directory = existing or packages / str(canonicalize_name(info.name))
     try:
         write_recipe(directory / "meta.yaml", text)

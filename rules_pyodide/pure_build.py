@@ -2,13 +2,22 @@
 
     python -m rules_pyodide.pure_build --source TREE --name NAME --version V --wheel OUT.whl --site OUT_DIR
         --fragments OUT_DIR [--tests OUT_DIR] [--unvendor-tests] [--depends NAME ...] [--imports MOD ...]
-        [--host-site DIR ...]
+        [--host-site DIR ...] [--meta packages/NAME/meta.yaml]
 
 1. The (patched, read-only) source tree is copied to a scratch directory and built with its PEP 517 backend:
    `pip wheel --no-deps --no-build-isolation --no-index`, with pip's configuration files ignored, so the backend comes
    from this interpreter's environment and nothing is downloaded. `--host-site` trees (host requirements) are put on
    PYTHONPATH. SOURCE_DATE_EPOCH defaults to 315532800 (1980-01-01, the earliest zip timestamp).
-2. The wheel must be pure (every tag `*-none-any`) and its metadata must name the recipe's package and version.
+   The host's compilers are out of reach: failing shims named cc, gcc, g++, c++, clang, clang++, cpp, ld, gfortran,
+   rustc, cargo, ... (and their `x86_64-linux-gnu-` forms) go first on PATH and into CC, CXX, CPP, LDSHARED,
+   LDCXXSHARED, FC, F77, F90; any run of one fails the build, even one the backend would survive (an optional
+   extension that falls back to pure Python), naming the recipe and the file it tried to compile. A package that
+   compiles is built by the emcc path, which rules_pyodide.recipes_bzl chooses from the source (sdist_kind).
+   Each `--executable` (requirements.executable) must be on PATH first, or the build stops at once saying which;
+   `--constraint` / `--build-extra` (requirements.constraint / build-extras) are checked against the build
+   environment (check_build_requirements).
+2. The wheel must be pure (every tag `*-none-any`, no extension module or shared object in it) and its metadata
+   must name the recipe's package and version.
 3. It is installed as Pyodide installs a wheel: unpacked into the site-packages tree (`--site`).
 4. With `--unvendor-tests`, tests are moved out as Pyodide's build does: directories named `test`/`tests`, and files
    `test_*.py`, `*_test.py`, `conftest.py`. If any were found, `--tests` receives `NAME-tests.tar` (paths relative to
@@ -28,6 +37,8 @@ import fnmatch
 import hashlib
 import io
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -47,6 +58,16 @@ from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment
 DEFAULT_EPOCH = 315532800  # 1980-01-01T00:00:00Z
 TEST_DIRS = ("test", "tests")
 TEST_FILES = ("test_*.py", "*_test.py", "conftest.py")
+# Compilers and linkers a backend may run; the pure build puts failing shims of these names first on PATH.
+HOST_TOOLS: tuple[str, ...] = ("cc", "gcc", "g++", "c++", "clang", "clang++", "cpp", "ld", "ld.gold", "ld.lld")
+HOST_TOOLS += ("gfortran", "f77", "f95")
+HOST_TOOLS += ("rustc", "cargo", "nvcc", "icc", "icpc", "emcc", "em++")
+HOST_TOOLS += tuple(f"x86_64-linux-gnu-{t}" for t in ("gcc", "g++", "cpp", "ld", "gfortran"))
+HOST_TOOLS += tuple(f"{t}-{v}" for t in ("gcc", "g++", "clang", "clang++") for v in range(9, 20))
+# Files a pure wheel must not hold: extension modules and shared objects (`x.so`, `libx.so.1.2`, `x.pyd`, ...).
+_COMPILED_RE = re.compile(r"\.(so|pyd|dylib|dll)(\.[0-9.]+)?$")
+_PROBES = {"--version", "-v", "-V", "-dumpversion", "-dumpmachine", "-dumpfullversion", "--help"}
+_SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".c++", ".m", ".mm", ".f", ".f90", ".f95", ".for", ".rs", ".o")
 
 
 class BuildError(Exception):
@@ -93,6 +114,95 @@ def build_env(scratch: Path, host_sites: Sequence[Path]) -> dict[str, str]:
     return env
 
 
+def refuse_compilers(bin_dir: Path, log: Path, env: dict[str, str]) -> None:
+    """Failing shims for every name of HOST_TOOLS, first on PATH and in the compiler variables; each run is
+    appended to `log` (one line: the tool and its arguments, shell-quoted)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for tool in HOST_TOOLS:
+        shim = bin_dir / tool
+        shim.write_text(
+            "#!/bin/sh\n"
+            f'printf "%s" {shlex.quote(tool)} >> {shlex.quote(str(log))}\n'
+            f'for a in "$@"; do printf " %s" "$a" >> {shlex.quote(str(log))}; done\n'
+            f"echo >> {shlex.quote(str(log))}\n"
+            f'echo "rules_pyodide: {tool}: refused: a pure-Python build may not run a host compiler" >&2\n'
+            "exit 1\n",
+            encoding="utf-8",
+        )
+        shim.chmod(0o755)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    for var, tool in (("CC", "cc"), ("CXX", "c++"), ("CPP", "cpp"), ("FC", "gfortran"), ("F77", "gfortran")):
+        env[var] = str(bin_dir / tool)
+    env["F90"] = str(bin_dir / "gfortran")
+    env["LDSHARED"] = f"{bin_dir / 'cc'} -shared"
+    env["LDCXXSHARED"] = f"{bin_dir / 'c++'} -shared"
+
+
+def compiler_attempt(log: Path) -> str | None:
+    """The first refused compiler run as `tool (file)` or `tool args`, or None when none was tried."""
+    try:
+        lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    except FileNotFoundError:
+        return None
+    # Version probes are not compiles (pip's user agent asks `rustc --version`; they just fail here).
+    lines = [line for line in lines if not set(line.split(" ")[1:]) <= _PROBES]
+    if not lines:
+        return None
+    words = lines[0].split(" ")
+    sources = [w for w in words[1:] if w.lower().endswith(_SOURCE_SUFFIXES)]
+    what = sources[0] if sources else " ".join(words[1:])[:120] or "no arguments"
+    more = f", {len(lines) - 1} more run(s)" if len(lines) > 1 else ""
+    return f"{words[0]} on {what}{more}"
+
+
+def check_executables(tools: Sequence[str], path: str) -> None:
+    """`requirements.executable`: each tool must be on `path` (pyodide-build checks them before building)."""
+    missing = [tool for tool in tools if shutil.which(tool, path=path) is None]
+    if missing:
+        raise BuildError(
+            f"requirements.executable: {', '.join(repr(t) for t in missing)} not found on the build's PATH "
+            f"({path}): install it on the build machine"
+        )
+
+
+def check_build_requirements(constraints: Sequence[str], extras: Sequence[str]) -> None:
+    """`requirements.constraint` and `requirements.build-extras` against this interpreter's environment, which
+    every build uses as is (no build isolation, nothing resolved or downloaded): a constrained distribution that is
+    installed must satisfy its constraint, and every build extra must be installed and satisfy its specifier."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    for key, items, required in (("constraint", constraints, False), ("build-extras", extras, True)):
+        for text in items:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate():
+                continue
+            try:
+                installed = metadata.version(req.name)
+            except metadata.PackageNotFoundError:
+                if required:
+                    raise BuildError(
+                        f"requirements.{key}: {text!r} is not installed in the build environment (build "
+                        "requirements are not installed per recipe: add it to the project's environment)"
+                    ) from None
+                continue
+            if not req.specifier.contains(installed, prereleases=True):
+                raise BuildError(
+                    f"requirements.{key}: {text!r} does not hold: the build environment has {req.name} {installed}"
+                )
+
+
+def _check_no_compiler(name: str, log: Path) -> None:
+    attempt = compiler_attempt(log)
+    if attempt:
+        raise BuildError(
+            f"{name}: the pure-Python build ran a host compiler ({attempt}): a package that compiles is built by the "
+            "emcc path, but its source shows none of the signs rules_pyodide.sdist_kind looks for: add `compiled` "
+            "to package.tag"
+        )
+
+
 def run_backend(name: str, tree: Path, out: Path, env: dict[str, str]) -> Path:
     """pip wheel the tree; returns the one wheel it wrote."""
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
@@ -120,9 +230,24 @@ def _dist_info(names: Sequence[str], wheel: str) -> str:
     return infos[0]
 
 
+def _is_binary_module(zf: zipfile.ZipFile, member: str) -> bool:
+    """An ELF or WebAssembly file, whatever its name (what a compiler run by absolute path would make here). Windows
+    launchers (setuptools' `cli.exe`) are data for a pure wheel, so PE files are not counted."""
+    if member.endswith("/"):
+        return False
+    with zf.open(member) as f:
+        head = f.read(4)
+    return head in (b"\x7fELF", b"\0asm")
+
+
 def check_wheel(path: Path, name: str, version: str) -> None:
-    """Pure (every tag *-none-any), and METADATA names the recipe's package and version."""
+    """Pure (every tag *-none-any, no compiled module inside), and METADATA names the recipe's package and version."""
     with zipfile.ZipFile(path) as zf:
+        compiled = [n for n in zf.namelist() if _COMPILED_RE.search(n) or _is_binary_module(zf, n)]
+        if compiled:
+            raise BuildError(
+                f"{name}: {path.name} holds {compiled[0]}, a compiled module: a pure-Python build must yield none"
+            )
         info = _dist_info(zf.namelist(), path.name)
         wheel = HeaderParser().parsestr(zf.read(f"{info}/WHEEL").decode("utf-8"))
         metadata = HeaderParser().parsestr(zf.read(f"{info}/METADATA").decode("utf-8"))
@@ -159,8 +284,14 @@ def install(wheel: Path, site: Path) -> None:
             os.chmod(dest, 0o755 if executable else 0o644)
 
 
-def unvendor_tests(site: Path, tests: Path) -> int:
-    """Move test directories and files from `site` to the same relative place under `tests`; returns how many."""
+def unvendor_tests(site: Path, tests: Path, retain: Sequence[str] = ()) -> int:
+    """Move test directories and files from `site` to the same relative place under `tests`; returns how many.
+
+    `retain` (build._retain-test-patterns): files whose path relative to `site` matches one of these fnmatch
+    patterns stay, as in pyodide-build; test directories are then moved file by file.
+    """
+    if retain:
+        return _unvendor_files(site, tests, retain)
     moved = 0
     for root, dirs, files in os.walk(site):
         rel = Path(root).relative_to(site)
@@ -175,6 +306,25 @@ def unvendor_tests(site: Path, tests: Path) -> int:
                 (tests / rel).mkdir(parents=True, exist_ok=True)
                 shutil.move(os.path.join(root, f), tests / rel / f)
                 moved += 1
+    return moved
+
+
+def _unvendor_files(site: Path, tests: Path, retain: Sequence[str]) -> int:
+    moved = 0
+    for path in sorted(p for p in site.rglob("*") if p.is_file()):
+        rel = path.relative_to(site)
+        if "__pycache__" in rel.parts:
+            continue
+        in_test_dir = any(part in TEST_DIRS for part in rel.parts[:-1])
+        is_test_file = any(fnmatch.fnmatchcase(rel.name, pattern) for pattern in TEST_FILES)
+        if not (in_test_dir or is_test_file) or any(fnmatch.fnmatch(rel.as_posix(), p) for p in retain):
+            continue
+        (tests / rel.parent).mkdir(parents=True, exist_ok=True)
+        shutil.move(path, tests / rel)
+        moved += 1
+    for directory in sorted((p for p in site.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        if not any(directory.iterdir()) and any(part in TEST_DIRS for part in directory.relative_to(site).parts):
+            directory.rmdir()  # a test directory emptied by the moves
     return moved
 
 
@@ -274,11 +424,24 @@ def build(args: argparse.Namespace) -> None:
     scratch = Path(tempfile.mkdtemp(prefix=f".{args.name}.", suffix=".build", dir=args.site.parent)).resolve()
     try:
         copy_source(args.source, scratch / "src")
-        built = run_backend(args.name, scratch / "src", scratch / "dist", build_env(scratch, args.host_site))
+        env = build_env(scratch, args.host_site)
+        try:
+            check_executables(args.executable, env.get("PATH", os.defpath))
+            check_build_requirements(args.constraint, args.build_extra)
+        except BuildError as err:
+            raise BuildError(f"{args.name}: {err}") from None
+        attempts = scratch / "compiler-runs.log"
+        refuse_compilers(scratch / "bin", attempts, env)
+        try:
+            built = run_backend(args.name, scratch / "src", scratch / "dist", env)
+        except BuildError:
+            _check_no_compiler(args.name, attempts)
+            raise
+        _check_no_compiler(args.name, attempts)
         check_wheel(built, args.name, args.version)
         site = scratch / "site"
         install(built, site)
-        moved = unvendor_tests(site, scratch / "tests") if args.unvendor_tests else 0
+        moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
         write_wheel(site, args.wheel)
         for root in (site, scratch / "tests"):
             for path in [root, *root.rglob("*")] if root.exists() else []:
@@ -319,9 +482,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fragments", required=True, type=Path, help="directory to create: index fragments")
     parser.add_argument("--tests", type=Path, help="directory to create: NAME-tests.tar when tests were found")
     parser.add_argument("--unvendor-tests", action="store_true", help="move tests out of the package")
+    parser.add_argument("--retain-test-pattern", action="append", default=[], help="build._retain-test-patterns")
     parser.add_argument("--depends", action="append", default=[], help="a run requirement (repeat)")
     parser.add_argument("--imports", action="append", default=[], help="a top-level import name (repeat)")
     parser.add_argument("--host-site", action="append", default=[], type=Path, help="host requirement's tree")
+    parser.add_argument("--meta", default="", help="the recipe file, named first in every error")
+    parser.add_argument("--executable", action="append", default=[], help="requirements.executable (repeat)")
+    parser.add_argument("--constraint", action="append", default=[], help="requirements.constraint (repeat)")
+    parser.add_argument("--build-extra", action="append", default=[], help="requirements.build-extras (repeat)")
     return parser
 
 
@@ -330,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         build(args)
     except (BuildError, IndexBuildError, OSError, zipfile.BadZipFile) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {args.meta + ': ' if args.meta else ''}{err}", file=sys.stderr)
         return 1
     return 0
 

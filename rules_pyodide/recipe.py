@@ -1,10 +1,21 @@
 """Pyodide recipes (`packages/<name>/meta.yaml`): a strict, typed model.
 
-`load_recipe(path)` parses one recipe; `load_recipes(dir)` loads `dir/*/meta.yaml` and checks the dependency graph;
+`load_recipe(path)` parses one recipe; `load_recipes(dir)` loads `dir/*/meta.yaml` and checks the dependency graph
+(raising the first error); `load_each(dir)` does the same but keeps going: each bad recipe gets its own error;
 `to_json(recipe)` gives stable JSON that a Bazel repository rule turns into Starlark data.
 
 Every error is a `RecipeError` whose message names the file and the key path, e.g.
 `packages/foo/meta.yaml: build.cflgs: unknown key (expected one of: ...)`.
+
+The spec is pyodide-build's, every key of its current recipe spec and of the 0.21-0.23 era (`SPEC` below holds each
+key's meaning and default), plus the rules_pyodide extensions `test.script` and `test.requires`. Deprecated keys are
+accepted, folded into their replacement, and reported in `Recipe.warnings` (one line each, naming the file, the key
+and the replacement); the top-level `extra` section is free-form (only `extra.recipe-maintainers`, when present, must
+be a list of strings); anything else unknown is an error. `null` is accepted where pyodide-build's type is optional
+(`about.*`, `source.url/path/extract_dir/sha256`, `build.script/post/cross-script`) and means "not set".
+
+Defaults that changed in pyodide-build are per Pyodide version: `build.vendor-sharedlib` is stored as given (None when
+not set) and `vendor_sharedlib_default(pyodide_version)` gives the default of that runtime's pyodide-build.
 
 Directory rule for `load_recipes`: the directory name and `package/name` must be equal once canonicalized
 (PEP 503), so `packages/jinja2/meta.yaml` may hold `name: Jinja2` (as in Pyodide's own tree), but `packages/foo`
@@ -26,6 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
 import yaml
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 PACKAGE_TYPES = ("package", "static_library", "shared_library", "cpython_module")
@@ -45,6 +57,7 @@ class Package:
     top_level: tuple[str, ...] = ()
     tag: tuple[str, ...] = ()
     disabled: bool = False
+    pinned: bool = False
     # rules_pyodide extension: the profiles (`--//:pyodide` values) this recipe is for; empty: every profile.
     profiles: tuple[str, ...] = ()
 
@@ -74,8 +87,11 @@ class Build:
     replace_libs: tuple[str, ...] = ()
     exports: str | tuple[str, ...] = "pyinit"
     unvendor_tests: bool = True
-    vendor_sharedlib: bool = False
+    retain_test_patterns: tuple[str, ...] = ()
+    # None: not set, the default of the target runtime's pyodide-build (vendor_sharedlib_default).
+    vendor_sharedlib: bool | None = None
     cross_build_env: bool = False
+    cross_build_env_skip_install: bool = False
     cross_build_files: tuple[str, ...] = ()
 
 
@@ -84,6 +100,8 @@ class Requirements:
     run: tuple[str, ...] = ()
     host: tuple[str, ...] = ()
     executable: tuple[str, ...] = ()
+    constraint: tuple[str, ...] = ()
+    build_extras: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,10 @@ class Recipe:
     requirements: Requirements = field(default_factory=Requirements)
     test: Test = field(default_factory=Test)
     about: About = field(default_factory=About)
+    # The free-form top-level `extra` section, as JSON text (sorted keys): kept, not interpreted.
+    extra: str = "{}"
+    # One line per deprecated key: "<key>: deprecated, <replacement>" (load_recipe prefixes the file).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def name(self) -> str:
@@ -244,77 +266,194 @@ def _exports(key: str, value: object) -> str | tuple[str, ...]:
     return text
 
 
-# YAML key -> (dataclass field, checker), per section. Booleans `library` and `sharedlibrary` are the legacy
-# spelling of `type` and are folded into it.
-_SCHEMA: dict[str, dict[str, tuple[str, Checker]]] = {
+def _pep508_list(key: str, value: object) -> tuple[str, ...]:
+    items = _string_list(key, value)
+    for i, item in enumerate(items):
+        try:
+            Requirement(item)
+        except InvalidRequirement as err:
+            first = str(err).splitlines()[0] if str(err) else "invalid"
+            raise _Invalid(f"{key}[{i}]", f"{item!r} is not a PEP 508 requirement ({first})") from None
+    return items
+
+
+def _tag_list(key: str, value: object) -> tuple[str, ...]:
+    """`package._tag` (0.21-0.22) was one string; `package.tag` is a list."""
+    return (_string(key, value),) if isinstance(value, str) else _string_list(key, value)
+
+
+def _extra(key: str, value: object) -> str:
+    """The free-form `extra` section, kept as sorted JSON; `recipe-maintainers` must be a list of strings."""
+    if not isinstance(value, dict):
+        raise _Invalid(key, f"expected a mapping, got {_type_name(value)}")
+    if "recipe-maintainers" in value and value["recipe-maintainers"] is not None:
+        _string_list(f"{key}.recipe-maintainers", value["recipe-maintainers"])
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    except (TypeError, ValueError) as err:
+        raise _Invalid(key, f"cannot be represented as JSON: {err}") from None
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of the spec: the field it fills, its checker, what it means and its default (as pyodide-build has
+    it), whether `null` means "not set", and for a deprecated key what replaces it."""
+
+    attr: str
+    check: Checker
+    meaning: str
+    default: str
+    nullable: bool = False
+    deprecated: str | None = None
+
+
+_NULLABLE = True
+
+# section -> YAML key -> Key. Deprecated keys are folded into their replacement by _fold_deprecated.
+SPEC: dict[str, dict[str, Key]] = {
     "package": {
-        "name": ("name", _package_name),
-        "version": ("version", _nonempty_string),
-        "top-level": ("top_level", _string_list),
-        "tag": ("tag", _string_list),
-        "_disabled": ("disabled", _bool),
-        "profiles": ("profiles", _profiles),
+        "name": Key("name", _package_name, "distribution name (the directory name once canonicalized)", "required"),
+        "version": Key("version", _nonempty_string, "version, matching the built wheel's metadata", "required"),
+        "top-level": Key("top_level", _string_list, "top-level import names (loadPackagesFromImports)", "[]"),
+        "tag": Key("tag", _string_list, "free tags grouping packages (core, always, min-scipy-stack, ...)", "[]"),
+        "_disabled": Key("disabled", _bool, "the recipe is skipped, and cannot be depended on", "false"),
+        "pinned": Key("pinned", _bool, "the version is pinned: automatic updaters leave the recipe alone", "false"),
+        "profiles": Key(
+            "profiles", _profiles, "rules_pyodide: the profiles (--//:pyodide) this recipe is for", "every profile"
+        ),
+        "_tag": Key(
+            "legacy_tag", _tag_list, "one tag (Pyodide 0.21-0.22)", "none", deprecated="use package.tag (a list)"
+        ),
+        "_cpython_dynlib": Key(
+            "cpython_dynlib",
+            _bool,
+            "a CPython stdlib extension built as a dynamic library (Pyodide 0.21)",
+            "false",
+            deprecated="use build.type: cpython_module",
+        ),
     },
     "source": {
-        "url": ("url", _nonempty_string),
-        "path": ("path", _nonempty_string),
-        "extract_dir": ("extract_dir", _relative_path),
-        "md5": ("md5", _checksum("md5")),
-        "sha256": ("sha256", _checksum("sha256")),
-        "patches": ("patches", _relative_path_list),
-        "extras": ("extras", _extras),
+        "url": Key("url", _nonempty_string, "archive (sdist, tarball or wheel) to download", "none", _NULLABLE),
+        "path": Key("path", _nonempty_string, "source directory, relative to the recipe", "none", _NULLABLE),
+        "extract_dir": Key(
+            "extract_dir", _relative_path, "top directory inside the archive", "the archive's name", _NULLABLE
+        ),
+        "sha256": Key("sha256", _checksum("sha256"), "sha256 of the download (required with url)", "none", _NULLABLE),
+        "patches": Key("patches", _relative_path_list, "patches applied with patch -p1 in order", "[]"),
+        "extras": Key("extras", _extras, "[src, dst] files copied from the recipe into the source tree", "[]"),
+        "md5": Key(
+            "md5", _checksum("md5"), "md5 of the download (Pyodide < 0.18)", "none", deprecated="use source.sha256"
+        ),
     },
     "build": {
-        "type": ("type", _package_type),
-        "library": ("library", _bool),
-        "sharedlibrary": ("sharedlibrary", _bool),
-        "skip_host": ("skip_host", _bool),
-        "cflags": ("cflags", _string),
-        "cxxflags": ("cxxflags", _string),
-        "ldflags": ("ldflags", _string),
-        "backend-flags": ("backend_flags", _string),
-        "script": ("script", _string),
-        "post": ("post", _string),
-        "cross-script": ("cross_script", _string),
-        "replace-libs": ("replace_libs", _string_list),
-        "exports": ("exports", _exports),
-        "unvendor-tests": ("unvendor_tests", _bool),
-        "vendor-sharedlib": ("vendor_sharedlib", _bool),
-        "cross-build-env": ("cross_build_env", _bool),
-        "cross-build-files": ("cross_build_files", _string_list),
+        "type": Key("type", _package_type, ", ".join(PACKAGE_TYPES), "package"),
+        "cflags": Key("cflags", _string, "added to every compile", "''"),
+        "cxxflags": Key("cxxflags", _string, "added to every C++ compile", "''"),
+        "ldflags": Key("ldflags", _string, "added to every link", "''"),
+        "backend-flags": Key("backend_flags", _string, "flags for the PEP 517 backend (config settings)", "''"),
+        "script": Key("script", _string, "bash run in the source tree before the build", "none", _NULLABLE),
+        "cross-script": Key(
+            "cross_script", _string, "bash run in the target environment before the build", "none", _NULLABLE
+        ),
+        "post": Key("post", _string, "bash run after the build on the installed tree", "none", _NULLABLE),
+        "exports": Key(
+            "exports", _exports, "exported symbols: " + ", ".join(EXPORTS_KEYWORDS) + " or a list", "pyinit"
+        ),
+        "unvendor-tests": Key("unvendor_tests", _bool, "tests moved out into <name>-tests", "true"),
+        "_retain-test-patterns": Key(
+            "retain_test_patterns", _string_list, "globs of test files kept in the package when unvendoring", "[]"
+        ),
+        "vendor-sharedlib": Key(
+            "vendor_sharedlib",
+            _bool,
+            "shared libraries the package needs are copied into its wheel (like auditwheel repair)",
+            "per runtime: false up to Pyodide 0.29 (pyodide-build < 0.34), true from 314 (pyodide-build >= 0.34)",
+        ),
+        "cross-build-env": Key("cross_build_env", _bool, "the package is installed into the cross-build env", "false"),
+        "_cross-build-env-skip-install": Key(
+            "cross_build_env_skip_install", _bool, "cross-build-env, but not pip-installed on the host", "false"
+        ),
+        "cross-build-files": Key(
+            "cross_build_files", _string_list, "files of the package copied into the cross-build env", "[]"
+        ),
+        "library": Key(
+            "library", _bool, "a static library (Pyodide <= 0.21)", "false", deprecated="use build.type: static_library"
+        ),
+        "sharedlibrary": Key(
+            "sharedlibrary",
+            _bool,
+            "a shared library (Pyodide <= 0.21)",
+            "false",
+            deprecated="use build.type: shared_library",
+        ),
+        "replace-libs": Key(
+            "replace_libs",
+            _string_list,
+            "FROM=TO: -lFROM linked as -lTO (removed in Pyodide 0.21, #2822)",
+            "[]",
+            deprecated="still applied; use build.ldflags",
+        ),
+        "skip_host": Key(
+            "skip_host",
+            _bool,
+            "do not build a host copy of the package (Pyodide < 0.21)",
+            "true",
+            deprecated="ignored (no host copy is built): remove it",
+        ),
     },
     "requirements": {
-        "run": ("run", _requirement_list),
-        "host": ("host", _requirement_list),
-        "executable": ("executable", _string_list),
+        "run": Key("run", _requirement_list, "recipes or runtime packages needed at run time (names only)", "[]"),
+        "host": Key("host", _requirement_list, "recipes built for the target needed to build (names only)", "[]"),
+        "executable": Key("executable", _string_list, "host programs the build needs (checked, not installed)", "[]"),
+        "constraint": Key("constraint", _pep508_list, "pip constraints (PEP 508) for the build environment", "[]"),
+        "build-extras": Key(
+            "build_extras", _pep508_list, "extra build requirements beside build-system.requires", "[]"
+        ),
     },
     "test": {
-        "imports": ("imports", _string_list),
-        "script": ("script", _relative_path),
-        "requires": ("requires", _requirement_list),
+        "imports": Key("imports", _string_list, "modules imported in Pyodide to test the package", "[]"),
+        "script": Key("script", _relative_path, "rules_pyodide: a Python file run in Pyodide as <name>_test", "none"),
+        "requires": Key("requires", _requirement_list, "rules_pyodide: recipes the test script needs", "[]"),
     },
     "about": {
-        "home": ("home", _string),
-        "PyPI": ("PyPI", _string),
-        "summary": ("summary", _string),
-        "license": ("license", _string),
+        "home": Key("home", _string, "project home page", "none", _NULLABLE),
+        "PyPI": Key("PyPI", _string, "PyPI page", "none", _NULLABLE),
+        "summary": Key("summary", _string, "one-line description", "none", _NULLABLE),
+        "license": Key("license", _string, "license (SPDX expression)", "none", _NULLABLE),
     },
 }
+FREE_FORM_SECTIONS = ("extra",)
+SECTIONS = (*SPEC, *FREE_FORM_SECTIONS)
 
 
-def _section(raw: Mapping[str, object], section: str) -> dict[str, object]:
+def vendor_sharedlib_default(pyodide_version: str) -> bool:
+    """`build.vendor-sharedlib` when not set: false up to Pyodide 0.29 (pyodide-build < 0.34), true from Pyodide 314
+    (built with pyodide-build >= 0.34, where the default became true)."""
+    try:
+        major = int(pyodide_version.split(".", 1)[0])
+    except ValueError:
+        raise RecipeError(f"{pyodide_version!r} is not a Pyodide version") from None
+    return major >= 314
+
+
+def _section(raw: Mapping[str, object], section: str, warnings: list[str]) -> dict[str, object]:
     value = raw.get(section)
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise _Invalid(section, f"expected a mapping, got {_type_name(value)}")
-    schema = _SCHEMA[section]
+    schema = SPEC[section]
     fields: dict[str, object] = {}
     for key, item in value.items():
-        if key not in schema:
-            raise _Invalid(f"{section}.{key}", f"unknown key (expected one of: {', '.join(schema)})")
-        attr, check = schema[key]
-        fields[attr] = check(f"{section}.{key}", item)
+        spec = schema.get(key) if isinstance(key, str) else None
+        if spec is None:
+            known = ", ".join(k for k, v in schema.items() if v.deprecated is None)
+            raise _Invalid(f"{section}.{key}", f"unknown key (expected one of: {known})")
+        if item is None and spec.nullable:
+            continue
+        fields[spec.attr] = spec.check(f"{section}.{key}", item)
+        if spec.deprecated:
+            warnings.append(f"{section}.{key}: deprecated, {spec.deprecated}")
     return fields
 
 
@@ -324,13 +463,26 @@ def _require(fields: Mapping[str, object], section: str, *keys: str) -> None:
             raise _Invalid(f"{section}.{key}", "required key is missing")
 
 
-def _build_type(fields: dict[str, object]) -> None:
-    """Fold the legacy `library`/`sharedlibrary` booleans into `type`, refusing contradictions."""
+def _fold_package(fields: dict[str, object]) -> bool:
+    """`_tag` joins `tag`; returns `_cpython_dynlib`."""
+    legacy = fields.pop("legacy_tag", ())
+    if legacy:
+        tags = fields.get("tag", ())
+        assert isinstance(tags, tuple) and isinstance(legacy, tuple)
+        fields["tag"] = tuple(dict.fromkeys((*tags, *legacy)))
+    return bool(fields.pop("cpython_dynlib", False))
+
+
+def _build_type(fields: dict[str, object], cpython_dynlib: bool = False) -> None:
+    """Fold the legacy `library`/`sharedlibrary` booleans (and `package._cpython_dynlib`, which with `sharedlibrary`
+    meant a stdlib module) into `type`, refusing contradictions."""
     legacy = [
         t for flag, t in (("library", "static_library"), ("sharedlibrary", "shared_library")) if fields.pop(flag, False)
     ]
     if len(legacy) > 1:
         raise _Invalid("build", "'library' and 'sharedlibrary' are both true")
+    if cpython_dynlib:
+        legacy = ["cpython_module"]
     if legacy:
         declared = fields.setdefault("type", legacy[0])
         if declared != legacy[0]:
@@ -346,23 +498,48 @@ def _check_source(fields: Mapping[str, object]) -> None:
         for key in ("sha256", "md5", "extract_dir"):
             if key in fields:
                 raise _Invalid(f"source.{key}", "only meaningful with source.url, not source.path")
+    url = fields.get("url")
+    if isinstance(url, str) and url.split("?", 1)[0].endswith(".whl"):
+        for key in ("patches", "extras"):
+            if fields.get(key):
+                raise _Invalid(f"source.{key}", "not allowed when source.url is a wheel (nothing is built)")
+
+
+def _check_wheel(sections: Mapping[str, Mapping[str, object]]) -> None:
+    """As pyodide-build: a wheel source has no host requirements and no build keys that only a build uses."""
+    url = sections["source"].get("url")
+    if not (isinstance(url, str) and url.split("?", 1)[0].endswith(".whl")):
+        return
+    if sections["requirements"].get("host"):
+        raise _Invalid("requirements.host", "not allowed when source.url is a wheel (nothing is built)")
+    allowed = {"post", "cross_build_env", "cross_build_env_skip_install", "cross_build_files", "exports"}
+    allowed |= {"unvendor_tests", "retain_test_patterns", "type", "vendor_sharedlib", "skip_host"}
+    defaults = Build()
+    for attr, value in sections["build"].items():
+        if attr not in allowed and value != getattr(defaults, attr, None):
+            key = next(k for k, v in SPEC["build"].items() if v.attr == attr)
+            raise _Invalid(f"build.{key}", "not allowed when source.url is a wheel (nothing is built)")
 
 
 def _parse(raw: object) -> Recipe:
     if not isinstance(raw, dict):
         raise _Invalid("(top level)", f"expected a mapping, got {_type_name(raw)}")
     for key in raw:
-        if key not in _SCHEMA:
-            raise _Invalid(str(key), f"unknown key (expected one of: {', '.join(_SCHEMA)})")
-    sections = {name: _section(raw, name) for name in _SCHEMA}
+        if key not in SECTIONS:
+            raise _Invalid(str(key), f"unknown key (expected one of: {', '.join(SECTIONS)})")
+    warnings: list[str] = []
+    sections = {name: _section(raw, name, warnings) for name in SPEC}
     _require(sections["package"], "package", "name", "version")
-    _build_type(sections["build"])
+    cpython_dynlib = _fold_package(sections["package"])
+    _build_type(sections["build"], cpython_dynlib)
+    _check_wheel(sections)
     source = None
     if sections["source"] or "source" in raw:
         _check_source(sections["source"])
         source = Source(**sections["source"])  # type: ignore[arg-type]
     elif sections["build"].get("type") != "cpython_module":
         raise _Invalid("source", "required key is missing (only cpython_module recipes may omit it)")
+    extra = _extra("extra", raw["extra"]) if raw.get("extra") is not None else "{}"
     return Recipe(
         package=Package(**sections["package"]),  # type: ignore[arg-type]
         source=source,
@@ -370,6 +547,8 @@ def _parse(raw: object) -> Recipe:
         requirements=Requirements(**sections["requirements"]),  # type: ignore[arg-type]
         test=Test(**sections["test"]),  # type: ignore[arg-type]
         about=About(**sections["about"]),  # type: ignore[arg-type]
+        extra=extra,
+        warnings=tuple(warnings),
     )
 
 
@@ -418,9 +597,10 @@ def load_recipe(path: str | Path) -> Recipe:
     path = Path(path)
     raw = _read_yaml(path)
     try:
-        return _parse(raw)
+        recipe = _parse(raw)
     except _Invalid as err:
         _fail(path, str(err))
+    return dataclasses.replace(recipe, warnings=tuple(f"{path}: {w}" for w in recipe.warnings))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -428,38 +608,72 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def load_recipes(directory: str | Path, runtime_packages: Iterable[str] = ()) -> dict[str, Recipe]:
-    """Load `directory/*/meta.yaml`, keyed by directory name (sorted), and check the set and the graph.
+    """Load `directory/*/meta.yaml`, keyed by directory name (sorted), and check the graph; the first error (a
+    recipe's own, then a missing dependency, then a cycle) is raised.
 
     `runtime_packages` names packages the Pyodide runtime already ships; dependencies on them need no recipe.
     """
+    recipes, errors = load_each(directory, runtime_packages)
+    if errors:
+        raise RecipeError(next(iter(errors.values())))
+    return recipes
+
+
+def load_each(directory: str | Path, runtime_packages: Iterable[str] = ()) -> tuple[dict[str, Recipe], dict[str, str]]:
+    """Load every `directory/*/meta.yaml` on its own: (directory name -> recipe, for those that are fine;
+    directory name -> one-line error, for the others), so that one bad recipe does not stop the rest.
+
+    A recipe is in error for its own fault (YAML, spec, name), a dependency that is not a recipe nor shipped by the
+    runtime, a dependency cycle it is on, or a dependency in error (see `propagate`). Errors are in the order they
+    were found: own errors by directory, then missing dependencies, then cycles, then propagated ones.
+    """
     directory = Path(directory)
-    by_dir: dict[str, tuple[Path, Recipe]] = {}
-    by_name: dict[str, list[tuple[Path, Recipe]]] = {}
+    errors: dict[str, str] = {}
+    by_canonical: dict[str, list[tuple[str, Path, Recipe]]] = {}
+    all_dirs = {str(canonicalize_name(m.parent.name)) for m in directory.glob("*/meta.yaml")}
     for meta in sorted(directory.glob("*/meta.yaml")):
-        recipe = load_recipe(meta)
-        if canonicalize_name(meta.parent.name) != recipe.canonical_name and not recipe.package.profiles:
-            _fail(
-                meta,
-                f"package.name: {recipe.name!r} does not match the directory name {meta.parent.name!r} "
-                "(only a recipe that lists package.profiles may live in another directory)",
-            )
-        _check_profiles(meta, recipe, by_name.get(recipe.canonical_name, []))
-        by_name.setdefault(recipe.canonical_name, []).append((meta, recipe))
-        by_dir[meta.parent.name] = (meta, recipe)
-    _check_missing(by_dir, set(by_name), {str(canonicalize_name(n)) for n in runtime_packages})
-    _check_cycles(by_name)
-    return {d: recipe for d, (_, recipe) in sorted(by_dir.items())}
+        name = meta.parent.name
+        try:
+            recipe = load_recipe(meta)
+            if canonicalize_name(name) != recipe.canonical_name and not recipe.package.profiles:
+                _fail(
+                    meta,
+                    f"package.name: {recipe.name!r} does not match the directory name {name!r} "
+                    "(only a recipe that lists package.profiles may live in another directory)",
+                )
+            _check_profiles(meta, recipe, by_canonical.get(recipe.canonical_name, []))
+        except RecipeError as err:
+            errors[name] = str(err)
+            continue
+        by_canonical.setdefault(recipe.canonical_name, []).append((name, meta, recipe))
+    entries = [entry for items in by_canonical.values() for entry in items]
+    all_dirs |= set(by_canonical)
+    runtime = {str(canonicalize_name(n)) for n in runtime_packages}
+    for name, meta, recipe in entries:
+        message = _missing(meta, recipe, all_dirs, runtime)
+        if message:
+            errors[name] = message
+    good = {c: _merged([r for n, _, r in items if n not in errors]) for c, items in by_canonical.items()}
+    good = {c: r for c, r in good.items() if r is not None}
+    for cycle in _find_cycles(good):
+        message = "dependency cycle: " + " -> ".join(good[c].name for c in cycle)
+        for member in cycle:
+            name, meta, _ = by_canonical[member][0]
+            errors.setdefault(name, f"{meta}: {message}")
+    recipes = {n: r for n, _, r in entries if n not in errors}
+    metas = {n: m for n, m, _ in entries}
+    propagate(recipes, errors, metas)
+    return dict(sorted(recipes.items())), errors
 
 
-def _check_profiles(meta: Path, recipe: Recipe, others: Sequence[tuple[Path, Recipe]]) -> None:
+def _check_profiles(meta: Path, recipe: Recipe, others: Sequence[tuple[str, Path, Recipe]]) -> None:
     """Recipes of one package must each list their profiles, and no profile twice."""
-    for other_meta, other in others:
+    for other_name, other_meta, other in others:
         if not recipe.package.profiles or not other.package.profiles:
-            without = meta if not recipe.package.profiles else other_meta
             _fail(
-                without,
-                f"package.name: {recipe.name!r} has recipes in {other_meta.parent.name!r} and "
-                f"{meta.parent.name!r}: each must list package.profiles (the profiles it is for)",
+                meta if not recipe.package.profiles else other_meta,
+                f"package.name: {recipe.name!r} has recipes in {other_name!r} and {meta.parent.name!r}: each must "
+                "list package.profiles (the profiles it is for)",
             )
         shared = sorted(set(recipe.package.profiles) & set(other.package.profiles))
         if shared:
@@ -470,45 +684,94 @@ def _check_profiles(meta: Path, recipe: Recipe, others: Sequence[tuple[Path, Rec
             )
 
 
-def _check_missing(recipes: Mapping[str, tuple[Path, Recipe]], names: set[str], runtime: set[str]) -> None:
-    for meta, recipe in recipes.values():
-        for kind in ("run", "host"):
-            for dep in getattr(recipe.requirements, kind):
-                if canonicalize_name(dep) not in names and canonicalize_name(dep) not in runtime:
-                    _fail(
-                        meta,
-                        f"requirements.{kind}: {dep!r} is neither a recipe nor shipped by the runtime",
-                    )
-        for dep in recipe.test.requires:
-            if canonicalize_name(dep) not in names:
-                _fail(meta, f"test.requires: {dep!r} is not a recipe")
+def _merged(recipes: Sequence[Recipe]) -> Recipe | None:
+    """The recipes of one package as one node of the dependency graph (the union of their requirements)."""
+    if not recipes:
+        return None
+    first = recipes[0]
+    if len(recipes) == 1:
+        return first
+    run = tuple(sorted({d for r in recipes for d in r.requirements.run}))
+    host = tuple(sorted({d for r in recipes for d in r.requirements.host}))
+    return dataclasses.replace(first, requirements=dataclasses.replace(first.requirements, run=run, host=host))
 
 
-def _check_cycles(by_name: Mapping[str, Sequence[tuple[Path, Recipe]]]) -> None:
-    """Depth-first search in sorted order over package names (the edges of all recipes of a name); the first cycle
-    found is reported as a path of display names."""
-    recipes = {name: [r for _, r in items] for name, items in by_name.items()}
+def propagate(recipes: dict[str, Recipe], errors: dict[str, str], metas: Mapping[str, Path]) -> None:
+    """Move every recipe that needs one in `errors` (run, host, test.requires; by canonical name) into `errors`,
+    until none is left: "<meta>: requirements.run: 'x' cannot be built (packages/x/meta.yaml: ...)"."""
+    changed = True
+    while changed:
+        changed = False
+        broken = {str(canonicalize_name(n)): n for n in errors}
+        for name, recipe in sorted(recipes.items()):
+            for kind, deps in (
+                ("requirements.run", recipe.requirements.run),
+                ("requirements.host", recipe.requirements.host),
+                ("test.requires", recipe.test.requires),
+            ):
+                bad = next((d for d in deps if str(canonicalize_name(d)) in broken), None)
+                if bad is not None:
+                    cause = errors[broken[str(canonicalize_name(bad))]]
+                    errors[name] = f"{metas[name]}: {kind}: {bad!r} cannot be built ({cause})"
+                    del recipes[name]
+                    changed = True
+                    break
+            if changed:
+                break
+
+
+def _missing(meta: Path, recipe: Recipe, recipes: set[str], runtime: set[str]) -> str | None:
+    for kind in ("run", "host"):
+        for dep in getattr(recipe.requirements, kind):
+            if canonicalize_name(dep) not in recipes and canonicalize_name(dep) not in runtime:
+                return f"{meta}: requirements.{kind}: {dep!r} is neither a recipe nor shipped by the runtime"
+    for dep in recipe.test.requires:
+        if canonicalize_name(dep) not in recipes:
+            return f"{meta}: test.requires: {dep!r} is not a recipe"
+    return None
+
+
+def _find_cycles(recipes: Mapping[str, Recipe]) -> list[list[str]]:
+    """Every dependency cycle, each as a path of canonical names (first found by a depth-first search in sorted
+    order; its members are then left out and the search starts again)."""
+    remaining = dict(recipes)
+    cycles: list[list[str]] = []
+    while True:
+        cycle = _first_cycle(remaining)
+        if cycle is None:
+            return cycles
+        cycles.append(cycle)
+        for member in cycle:
+            remaining.pop(member, None)
+
+
+def _first_cycle(recipes: Mapping[str, Recipe]) -> list[str] | None:
     done: set[str] = set()
     for start in sorted(recipes):
-        _visit(start, recipes, [], done)
+        cycle = _visit(start, recipes, [], done)
+        if cycle:
+            return cycle
+    return None
 
 
-def _visit(name: str, recipes: Mapping[str, Sequence[Recipe]], stack: list[str], done: set[str]) -> None:
+def _visit(name: str, recipes: Mapping[str, Recipe], stack: list[str], done: set[str]) -> list[str] | None:
     if name in done or name not in recipes:
-        return
+        return None
     if name in stack:
-        cycle = [*stack[stack.index(name) :], name]
-        raise RecipeError("dependency cycle: " + " -> ".join(recipes[n][0].name for n in cycle))
+        return [*stack[stack.index(name) :], name]
     stack.append(name)
-    deps = {str(canonicalize_name(d)) for r in recipes[name] for d in r.dependencies}
-    for dep in sorted(deps):
-        _visit(dep, recipes, stack, done)
+    for dep in sorted(str(canonicalize_name(d)) for d in recipes[name].dependencies):
+        cycle = _visit(dep, recipes, stack, done)
+        if cycle:
+            return cycle
     stack.pop()
     done.add(name)
+    return None
 
 
 def to_json(recipe: Recipe) -> str:
     """Stable JSON (sorted keys, snake_case field names, every field present) for Starlark."""
     data = dataclasses.asdict(recipe)
+    del data["warnings"]  # messages naming the file, not recipe data
     data["canonical_name"] = recipe.canonical_name
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

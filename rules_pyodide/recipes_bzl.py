@@ -2,11 +2,16 @@
 
     python -m rules_pyodide.recipes_bzl --packages packages --output-dir DIR [--distdir .cache/distdir]
         [--source-rule LABEL]
+    python -m rules_pyodide.recipes_bzl --packages DIR --summary     (rules-pyodide recipes-bzl ...)
+
+`--summary` writes nothing: it prints how the recipes of DIR (e.g. Pyodide's own `packages/`) fare, one line of
+figures and then each broken recipe's error, and exits 1 if any is broken.
 
 Writes `DIR/recipes.bzl` (`RECIPES`: every enabled recipe keyed by its directory name, which is its target name in
 `//packages`) and `DIR/sources.bzl` (`pyodide_sources()`: one `pyodide_source` repository per recipe with a
-`source.url`). Recipe errors do not stop the writer: `RECIPES["error"]` then holds the message (file and key), the
-recipe list is empty and `pyodide_packages()` fails with it, so only `//packages` is affected. Run from the workspace
+`source.url`). Recipe errors do not stop the writer, nor the other recipes: `RECIPES["broken"]` maps a bad recipe
+(and every recipe that needs it) to its one-line error (file and key), and `pyodide_packages()` gives its targets
+that fail with it, while the rest build. Run from the workspace
 root with a relative `--packages` so messages name `packages/<name>/meta.yaml`.
 
 `test.script` (a file of the recipe run in Pyodide as `<name>_test`) and `test.requires` (recipes it needs) are
@@ -22,10 +27,15 @@ directory}}`, and `//packages:<canonical name>` is an alias that selects the rec
 own package target is `<directory>_package` (its entry's `package_target`; `<directory>` otherwise), and
 requirements naming the package resolve to the alias, so a recipe that needs numpy gets the numpy of its profile.
 
-Compiled recipes (built by `pyodide_emcc_build` for the selected Pyodide profile instead of `pyodide_pure_build`):
-`compiled` is true when `build.type` is a library, a compile key is set (cflags, cxxflags, ldflags, script, post,
-cross-script, backend-flags, replace-libs, a non-default exports), a host requirement is a library recipe, or
-`package.tag` holds `compiled` (for a package whose own build compiles with nothing to configure). `libraries` are
+Compiled or pure is found out, not declared: `compiled` (built by `pyodide_emcc_build` for the selected Pyodide
+profile instead of `pyodide_pure_build`) is true when the recipe's source compiles anything (`kind`, see
+rules_pyodide.sdist_kind: the archive is read from `--distdir`, where `rules-pyodide fetch` puts it, after checking
+its digest; a `source.path` tree is read in place), or when the recipe itself says so: `build.type` is a library, a
+compile key is set (cflags, cxxflags, ldflags, script, post, cross-script, backend-flags, replace-libs, a
+non-default exports), or a host requirement is a library recipe. `package.tag: [compiled]` is still accepted and
+forces it, but is never needed. When the archive is not in the distdir (not fetched yet, or another digest), `kind`
+is `unknown` and the recipe takes the emcc path, as pyodide-build does for every recipe, with `allow_pure` (a build
+that makes no extension module is then not an error). `kind_reason` says why. `libraries` are
 the host requirements that are library recipes (compiled and linked against), `host` the others. A shared library
 in requirements.host must be in requirements.run too (it is loaded at run time), a static one must not.
 """
@@ -33,6 +43,7 @@ in requirements.host must be in requirements.run too (it is loaded at run time),
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -44,13 +55,17 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from rules_pyodide.index import write_atomic
-from rules_pyodide.recipe import Recipe, RecipeError, load_recipes
+from rules_pyodide.recipe import Recipe, RecipeError, load_each, propagate
+from rules_pyodide.sdist_kind import KindError, classify_archive, classify_tree
 
 DEFAULT_SOURCE_RULE = "@//rules/private:source_repository.bzl"
 # Build keys whose presence means the recipe needs a compiler (pyodide_emcc_build instead of pyodide_pure_build).
 _COMPILED_KEYS = ("cflags", "cxxflags", "ldflags", "script", "post", "cross_script", "backend_flags", "replace_libs")
 _LIBRARY_TYPES = ("static_library", "shared_library")
 COMPILED_TAG = "compiled"
+# The standard-library modules Pyodide unvendors into packages of its own (cpython_module recipes from 0.22, built by
+# its Makefile or `_cpython_dynlib` recipes in 0.21): every runtime ships them, so requiring one needs no recipe.
+STDLIB_MODULES = ("distutils", "hashlib", "lzma", "pydecimal", "pydoc_data", "sqlite3", "ssl", "test")
 # `package.tag: [slow]`: a long build (numpy), left out of `//packages:all` (see rules/private/packages.bzl).
 SLOW_TAG = "slow"
 
@@ -76,14 +91,8 @@ def repository_name(canonical: str) -> str:
     return "pyodide_source_" + re.sub(r"[^A-Za-z0-9_]", "_", canonical)
 
 
-def _check_supported(meta: Path, recipe: Recipe) -> None:
-    if recipe.build.type == "cpython_module":
-        raise RecipeError(f"{meta}: build.type: 'cpython_module' is not supported (the runtime ships its stdlib)")
-    if recipe.build.cross_script:
-        raise RecipeError(f"{meta}: build.cross-script: not supported (use build.script)")
-
-
 def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
+    """The recipe itself says it compiles (a library, a compile key, a library host requirement, the tag)."""
     build = recipe.build
     return (
         build.type in _LIBRARY_TYPES
@@ -94,32 +103,70 @@ def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
     )
 
 
-def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Mapping[str, str]) -> dict[str, Any]:
-    """One recipe's entry. `directories`: canonical name -> target; `types`: target -> build.type."""
+def _digest_matches(path: Path, algorithm: str, expected: str) -> bool:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest() == expected.lower()
+
+
+def source_kind(meta: Path, recipe: Recipe, distdir: Path | None) -> tuple[str, str]:
+    """("compiled" | "pure" | "unknown", reason) from the recipe's source (see the module docstring)."""
+    source = recipe.source
+    assert source is not None
     try:
-        wheel = wheel_name(recipe)
+        if source.path:
+            tree = meta.parent / source.path
+            if not tree.is_dir():
+                return "unknown", f"source.path {source.path} is not a directory"
+            kind = classify_tree(tree)
+        else:
+            assert source.url is not None
+            archive = (distdir / archive_name(source.url)) if distdir else None
+            if archive is None or not archive.is_file():
+                return "unknown", f"{archive_name(source.url)} is not in the distdir ({distdir}) to look into"
+            algorithm, expected = ("sha256", source.sha256) if source.sha256 else ("md5", source.md5 or "")
+            if not _digest_matches(archive, algorithm, expected):
+                return "unknown", f"{archive} does not have the recipe's {algorithm}"
+            kind = classify_archive(archive)
+    except (KindError, OSError) as err:
+        return "unknown", str(err)
+    return ("compiled" if kind.compiled else "pure"), kind.reason
+
+
+def _entry(
+    meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Mapping[str, str], distdir: Path | None
+) -> dict[str, Any]:
+    try:
+        # Libraries are not wheels: their version need not be PEP 440 (openssl 1.1.1n).
+        wheel = wheel_name(recipe) if recipe.build.type == "package" else ""
         source = recipe.source
-        assert source is not None  # only cpython_module recipes may omit it, and _check_supported refused them
+        assert source is not None  # only cpython_module recipes may omit it, and convert sets those aside
         archive = archive_name(source.url) if source.url else None
     except RecipeError as err:
         raise RecipeError(f"{meta}: {err}") from None
-    host = [directories[str(canonicalize_name(d))] for d in recipe.requirements.host]
-    run = [directories[str(canonicalize_name(d))] for d in recipe.requirements.run]
-    for dep in run:
-        if types.get(dep) == "static_library":
-            raise RecipeError(
-                f"{meta}: requirements.run: {dep!r} is a static library, used only at build time: "
-                "list it in requirements.host"
-            )
+
+    def present(names: Sequence[str]) -> list[str]:
+        """Directories of the named recipes; stdlib modules (cpython_module recipes, STDLIB_MODULES) come with the
+        runtime."""
+        found = [directories.get(str(canonicalize_name(d))) for d in names]
+        return [d for d in found if d is not None and types.get(d) != "cpython_module"]
+
+    host = present(recipe.requirements.host)
+    run = present(recipe.requirements.run)
+    # Pyodide 0.21 had no requirements.host: its recipes list static libraries in requirements.run, which
+    # pyodide-build then links at build time. They are build-time requirements here too.
+    host += [d for d in run if types.get(d) == "static_library" and d not in host]
+    run = [d for d in run if types.get(d) != "static_library"]
     libraries = [d for d in host if types.get(d) in _LIBRARY_TYPES]
-    for dep in libraries:
-        if types[dep] == "shared_library" and dep not in run:
-            raise RecipeError(
-                f"{meta}: requirements.host: {dep!r} is a shared library, which the package needs at run time too "
-                "(Pyodide loads it before the package): list it in requirements.run as well"
-            )
+    # A shared library is loaded by Pyodide before the package that links it, so it is a run requirement too (what
+    # pyodide-build's vendor-sharedlib achieves by copying it into the wheel; recipes of that era list it in host only).
+    run += [d for d in libraries if types[d] == "shared_library" and d not in run]
     build = recipe.build
     exports = list(build.exports) if isinstance(build.exports, tuple) else [build.exports]
+    declared = is_compiled(recipe, libraries)
+    kind, reason = source_kind(meta, recipe, distdir) if build.type == "package" else ("compiled", build.type)
     return {
         "name": recipe.name,
         "canonical_name": recipe.canonical_name,
@@ -138,7 +185,10 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
         "host": [d for d in host if d not in libraries],
         "libraries": libraries,
         "type": build.type,
-        "compiled": is_compiled(recipe, libraries),
+        "compiled": declared or kind != "pure",
+        "kind": kind,
+        "kind_reason": reason,
+        "allow_pure": kind == "unknown" and not declared,
         "slow": SLOW_TAG in recipe.package.tag,
         "cflags": build.cflags,
         "cxxflags": build.cxxflags,
@@ -146,6 +196,10 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
         "script": build.script,
         "post": build.post,
         "backend_flags": build.backend_flags,
+        "cross_script": build.cross_script,
+        "executables": list(recipe.requirements.executable),
+        "constraints": list(recipe.requirements.constraint),
+        "build_extras": list(recipe.requirements.build_extras),
         "replace_libs": list(build.replace_libs),
         "exports": exports,
         "imports": list(recipe.package.top_level or recipe.test.imports),
@@ -153,23 +207,66 @@ def _entry(meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Ma
         "test_script": recipe.test.script,
         "test_requires": [directories[str(canonicalize_name(d))] for d in recipe.test.requires],
         "unvendor_tests": recipe.build.unvendor_tests,
+        "retain_test_patterns": list(recipe.build.retain_test_patterns),
         "wheel": wheel,
         "profiles": list(recipe.package.profiles),
         "package_target": meta.parent.name + "_package" if recipe.package.profiles else meta.parent.name,
     }
 
 
-def _selected_names(packages: Path, by_dir: Mapping[str, Recipe]) -> dict[str, Any]:
-    """{canonical name: {"name", "profiles": {profile: directory}}} for names with per-profile recipes."""
+def convert(packages: Path, distdir: Path | None = None) -> dict[str, Any]:
+    """{"error": None, "recipes": {directory: entry}, "disabled": [directory], "broken": {directory: message},
+    "warnings": [message]}. A bad recipe does not stop the others: it is in `broken` with its one-line error, and so
+    is every recipe that needs it (rules_pyodide.recipe.load_each)."""
+    recipes, errors = load_each(packages, STDLIB_MODULES)
+    directories: dict[str, str] = {}
+    metas: dict[str, Path] = {}
+    for meta in sorted(packages.glob("*/meta.yaml")):
+        directories[str(canonicalize_name(meta.parent.name))] = meta.parent.name
+        metas[meta.parent.name] = meta
+    names = _selected_names(metas, recipes, errors)
+    # Requirements name packages: a selected name's target is the alias named after it.
+    directories.update({n: n for n in names})
+    notes: list[str] = []
+    disabled = _disabled(recipes, directories, metas, notes)
+    types = {d: r.build.type for d, r in recipes.items()}
+    stdlib = sorted(d for d, r in recipes.items() if r.build.type == "cpython_module" and d not in disabled)
+    entries: dict[str, Any] = {}
+    for directory, recipe in sorted(recipes.items()):
+        if directory in disabled or directory in stdlib or directory in errors:
+            continue
+        meta = metas[directory]
+        try:
+            entries[directory] = _entry(meta, recipe, directories, types, distdir)
+        except RecipeError as err:
+            errors[directory] = str(err)
+    live = {d: recipes[d] for d in entries}
+    propagate(live, errors, metas)
+    warnings = sorted([*notes, *(w for r in recipes.values() for w in r.warnings)])
+    return {
+        "error": None,
+        "recipes": {d: e for d, e in entries.items() if d in live},
+        "names": {n: e for n, e in names.items() if all(d in live for d in e["profiles"].values())},
+        "disabled": disabled,
+        "stdlib": stdlib,
+        "broken": dict(sorted(errors.items())),
+        "warnings": warnings,
+    }
+
+
+def _selected_names(metas: Mapping[str, Path], recipes: Mapping[str, Recipe], errors: dict[str, str]) -> dict[str, Any]:
+    """{canonical name: {"name", "profiles": {profile: directory}}} for names with per-profile recipes; a library
+    recipe with profiles is an error (libraries are linked by directory)."""
     names: dict[str, Any] = {}
-    for directory, recipe in sorted(by_dir.items()):
+    for directory, recipe in sorted(recipes.items()):
         if not recipe.package.profiles or recipe.package.disabled:
             continue
         if recipe.build.type in _LIBRARY_TYPES:
-            raise RecipeError(
-                f"{packages / directory / 'meta.yaml'}: package.profiles: not supported for build.type "
-                f"{recipe.build.type} (libraries are linked by directory name)"
+            errors[directory] = (
+                f"{metas[directory]}: package.profiles: not supported for build.type {recipe.build.type} "
+                "(libraries are linked by directory name)"
             )
+            continue
         entry = names.setdefault(recipe.canonical_name, {"name": recipe.name, "profiles": {}})
         for profile in recipe.package.profiles:
             entry["profiles"][profile] = directory
@@ -178,28 +275,33 @@ def _selected_names(packages: Path, by_dir: Mapping[str, Recipe]) -> dict[str, A
     return names
 
 
-def convert(packages: Path) -> dict[str, Any]:
-    """{"error": None, "recipes": {directory: entry}, "names": {canonical name: selected name}, "disabled":
-    [directory]}; RecipeError on any bad recipe."""
-    by_dir = load_recipes(packages)
-    names = _selected_names(packages, by_dir)
-    # Requirements name packages: each canonical name -> the //packages target that provides it.
-    directories = {r.canonical_name: d for d, r in by_dir.items() if r.canonical_name not in names}
-    directories.update({n: n for n in names})
-    disabled = sorted(d for d, r in by_dir.items() if r.package.disabled)
-    types = {d: r.build.type for d, r in by_dir.items()}
-    entries: dict[str, Any] = {}
-    for directory, recipe in sorted(by_dir.items()):
-        if recipe.package.disabled:
-            continue
-        meta = packages / directory / "meta.yaml"
-        for kind in ("run", "host"):
-            for dep in getattr(recipe.requirements, kind):
-                if directories[str(canonicalize_name(dep))] in disabled:
-                    raise RecipeError(f"{meta}: requirements.{kind}: {dep!r} is disabled (package._disabled)")
-        _check_supported(meta, recipe)
-        entries[directory] = _entry(meta, recipe, directories, types)
-    return {"error": None, "recipes": entries, "names": names, "disabled": disabled}
+def _disabled(
+    recipes: Mapping[str, Recipe], directories: Mapping[str, str], metas: Mapping[str, Path], notes: list[str]
+) -> list[str]:
+    """Directories of the disabled recipes: `package._disabled`, and, as pyodide-build does, every recipe that needs
+    a disabled one (run or host), each with a note naming the one it needs."""
+    disabled = {d for d, r in recipes.items() if r.package.disabled}
+    changed = True
+    while changed:
+        changed = False
+        for directory, recipe in sorted(recipes.items()):
+            if directory in disabled:
+                continue
+            for kind in ("run", "host"):
+                dep = next(
+                    (
+                        d
+                        for d in getattr(recipe.requirements, kind)
+                        if directories.get(str(canonicalize_name(d))) in disabled
+                    ),
+                    None,
+                )
+                if dep is not None:
+                    notes.append(f"{metas[directory]}: requirements.{kind}: {dep!r} is disabled, so this recipe is too")
+                    disabled.add(directory)
+                    changed = True
+                    break
+    return sorted(disabled)
 
 
 def starlark(value: object, indent: str = "") -> str:
@@ -224,9 +326,12 @@ def starlark(value: object, indent: str = "") -> str:
 
 RECIPES_HEADER = '''"""Generated from {packages}/*/meta.yaml by rules_pyodide (python -m rules_pyodide.recipes_bzl).
 
-RECIPES: "error" (None, or the message of the first bad recipe), "recipes" (directory name -> recipe entry),
-"names" (canonical package name -> its per-profile recipes), "disabled" (directory names of recipes with
-package._disabled).
+RECIPES: "error" (None, or a message that concerns every recipe), "recipes" (directory name -> recipe entry),
+"names" (canonical package name -> its per-profile recipes: "name", and "profiles": profile -> directory),
+"disabled" (directory names of recipes with package._disabled, or that need one), "stdlib" (cpython_module recipes:
+not built, the runtime ships its standard library; requiring one needs nothing), "broken" (directory name -> the
+one-line error of a recipe that cannot be built: its own, or one of a recipe it needs), "warnings" (deprecated keys
+and recipes disabled because they need a disabled one, one line each).
 """
 
 '''
@@ -259,32 +364,55 @@ def sources_bzl(data: Mapping[str, Any], distdir: str, source_rule: str) -> str:
     return SOURCES_TEMPLATE.format(rule=starlark(source_rule), body="".join(calls) or "    pass\n")
 
 
-def write(packages: Path, output_dir: Path, distdir: str, source_rule: str) -> str | None:
-    """Write recipes.bzl and sources.bzl; returns the recipe error message, if any."""
+def write(packages: Path, output_dir: Path, distdir: str, source_rule: str) -> dict[str, Any]:
+    """Write recipes.bzl and sources.bzl; returns the data (its `broken` and `warnings` are reported by main)."""
     try:
-        data = convert(packages)
+        data = convert(packages, Path(distdir))
     except RecipeError as err:
-        data = {"error": str(err), "recipes": {}, "names": {}, "disabled": []}
+        data = {"error": str(err), "recipes": {}, "names": {}, "disabled": [], "broken": {}, "warnings": []}
     write_atomic(output_dir / "recipes.bzl", RECIPES_HEADER.format(packages=packages) + f"RECIPES = {starlark(data)}\n")
     write_atomic(output_dir / "sources.bzl", sources_bzl(data, distdir, source_rule))
-    error: str | None = data["error"]
-    return error
+    return data
+
+
+def summary(packages: Path, distdir: Path) -> int:
+    """Print the figures of `convert(packages)` and each broken recipe's error; 1 if any is broken."""
+    total = len(list(packages.glob("*/meta.yaml")))
+    data = convert(packages, distdir if distdir.is_dir() else None)
+    kinds = [e["kind"] for e in data["recipes"].values()]
+    print(
+        f"{packages}: {total} recipes: {len(data['recipes'])} buildable "
+        f"({kinds.count('compiled')} compiled, {kinds.count('pure')} pure, {kinds.count('unknown')} source not looked "
+        f"into), {len(data['disabled'])} disabled, {len(data['stdlib'])} stdlib, {len(data['broken'])} broken; "
+        f"{len(data['warnings'])} warnings"
+    )
+    for message in data["broken"].values():
+        print(f"error: {message}")
+    return 1 if data["broken"] else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rules_pyodide.recipes_bzl", description=__doc__.split("\n")[0])
     parser.add_argument("--packages", required=True, type=Path, help="directory holding <name>/meta.yaml")
-    parser.add_argument("--output-dir", required=True, type=Path, help="where recipes.bzl and sources.bzl go")
+    parser.add_argument("--output-dir", type=Path, help="where recipes.bzl and sources.bzl go")
+    parser.add_argument("--summary", action="store_true", help="print figures and errors; write nothing")
     parser.add_argument("--distdir", default=".cache/distdir", help="passed to each pyodide_source (see its doc)")
     parser.add_argument("--source-rule", default=DEFAULT_SOURCE_RULE, help="label of source_repository.bzl")
     args = parser.parse_args(argv)
+    if args.summary:
+        return summary(args.packages, Path(args.distdir))
+    if args.output_dir is None:
+        parser.error("--output-dir is required (unless --summary)")
     try:
-        error = write(args.packages, args.output_dir, args.distdir, args.source_rule)
+        data = write(args.packages, args.output_dir, args.distdir, args.source_rule)
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if error:
-        print(f"error: {error}", file=sys.stderr)
+    for message in [data["error"], *data["broken"].values()]:
+        if message:
+            print(f"error: {message}", file=sys.stderr)
+    for message in data["warnings"]:
+        print(f"warning: {message}", file=sys.stderr)
     return 0
 
 

@@ -1,8 +1,9 @@
 """Compiled recipes through Bazel, in a temporary copy of the workspace: switching the Pyodide profile rebuilds the
 compiled packages only (execution log), and the errors of issue 4 have clear messages: no toolchain, wrong toolchain
-version, a compiler error (log tail shown), a missing library. `emscripten_sdk` (a pinned emsdk release) is resolved
+version, a compiler error (log tail shown), a missing library. A user's own Emscripten registered before ours
+(`emscripten_local`, `emscripten_sdk`) serves every profile; `emscripten_sdk` (a pinned emsdk release) is resolved
 from a --distdir holding a stand-in release built here, never downloaded. Runtime checks are Bazel tests
-(tests/bazel/compiled: each compiled recipe doing real work in Pyodide 0.21.3 and 0.23.4).
+(tests/bazel/compiled: each compiled recipe doing real work in every runtime of every profile).
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from pathlib import Path
 import pytest
 from bazel_workspace import ROOT, Workspace, copy_workspace
 
+from rules_pyodide.toolchain_tree import tree_path
+
 pytestmark = pytest.mark.bazel
 
 PROBE_C = "packages/rp-abiprobe/src/rp_abiprobe/_probe.c"
 PROBE_META = "packages/rp-abiprobe/meta.yaml"
+# The user's own Emscripten in these tests is the 3.1.6 tree's, reached the way a user's install would be.
+TREE = tree_path("emscripten-3.1.6")
+TREE_EMSCRIPTEN = TREE / "usr" / "share" / "emscripten"
+TREE_TOOLS = TREE / "wrappers" / "bin"
+REGISTER_OURS = 'register_toolchains("//toolchains:all")'
 
 
 @pytest.fixture(scope="module")
@@ -93,52 +101,59 @@ def test_missing_library_names_it(ws: Workspace) -> None:
     assert "unable to find library -lrp_no_such_lib" in err
 
 
-def test_missing_toolchain_says_how_to_get_one(ws: Workspace) -> None:
-    env = dict(ws.env, EM_CONFIG="/nonexistent/.emscripten")
+def test_missing_toolchain_tree_says_how_to_get_one(ws: Workspace) -> None:
+    ws.bazel("build", "//packages:six")
+    env = dict(ws.env, RULES_PYODIDE_TOOLCHAINS="/nonexistent/toolchains")
     other = Workspace(ws.root, ws.output_base, env)
     try:
         err = other.fails("build", "//packages:markupsafe")
     finally:
         other.bazel("shutdown", check=False)  # the next command refetches with the default environment
-    assert "no Emscripten toolchain: No Emscripten found (EM_CONFIG=/nonexistent/.emscripten" in err
-    assert "apt-get install emscripten" in err and "emscripten_sdk(" in err
+    assert "no Emscripten toolchain: toolchain tree emscripten-3.1.6 is missing" in err
+    assert "/nonexistent/toolchains/emscripten-3.1.6-" in err and "run `make setup`" in err
     assert ws.spawns("//packages:six") == []  # pure-Python packages never need the toolchain
 
 
-def test_wrong_toolchain_version_is_refused(ws: Workspace, tmp_path: Path) -> None:
-    # An "install" whose emscripten-version.txt says 2.0.0: the profile accepts 3.1.6 and 3.1.14 only.
+def _register_first(ws: Workspace, repository: str) -> str:
+    """Puts `repository` (declared in WORKSPACE by the caller's edit) before our toolchains; returns the original."""
+    workspace = ws.root / "WORKSPACE"
+    original = workspace.read_text()
+    assert REGISTER_OURS in original
+    register = f'{repository}\nregister_toolchains("@my_emscripten//:toolchain")\n\n{REGISTER_OURS}'
+    workspace.write_text(original.replace(REGISTER_OURS, register))
+    return original
+
+
+def test_a_users_own_emscripten_of_the_wrong_version_is_refused(ws: Workspace, tmp_path: Path) -> None:
+    # An "install" whose emscripten-version.txt says 2.0.0: the 0.21.3 profile accepts 3.1.6 and 3.1.14 only.
     fake = tmp_path / "emsdk"
     (fake / "emscripten").mkdir(parents=True)
     (fake / "emscripten" / "emscripten-version.txt").write_text('"2.0.0"\n')
-    (fake / "emscripten" / "emcc.py").symlink_to("/usr/share/emscripten/emcc.py")
+    (fake / "emscripten" / "emcc.py").symlink_to(TREE_EMSCRIPTEN / "emcc.py")
     (fake / "bin").mkdir()
-    for tool in ("clang", "clang++", "wasm-ld", "llvm-ar", "llvm-nm"):
-        (fake / "bin" / tool).symlink_to(f"/usr/bin/{tool}-14")
-    (fake / "bin" / "wasm-opt").symlink_to("/usr/bin/wasm-opt")
-    workspace = ws.root / "WORKSPACE"
-    original = _edit(
-        workspace,
-        'emscripten_local(name = "emscripten")',
-        f'emscripten_local(name = "emscripten", path = "{fake}/emscripten")',
-    )
+    for tool in ("clang", "clang++", "wasm-ld", "llvm-ar", "llvm-nm", "wasm-opt"):
+        (fake / "bin" / tool).write_text(_FORWARD_TOOL.format(target=TREE_TOOLS / tool))
+        (fake / "bin" / tool).chmod(0o755)
+    load = 'load("//toolchains:emscripten_repository.bzl", "emscripten_local")\n\n'
+    original = _register_first(ws, load + f'emscripten_local(name = "my_emscripten", path = "{fake}/emscripten")')
     try:
         err = ws.fails("build", "//packages:markupsafe")
     finally:
-        workspace.write_text(original)
+        (ws.root / "WORKSPACE").write_text(original)
     assert "the Emscripten toolchain is version 2.0.0" in err
     assert "the Pyodide 0.21.3 profile needs one of 3.1.6, 3.1.14" in err
 
 
 # A stand-in emsdk release (`wasm-binaries.tbz2`, the layout emscripten_sdk unpacks: install/emscripten,
-# install/bin): its scripts and tools forward to Debian's emscripten 3.1.6, which is all this machine has.
+# install/bin): its scripts and tools forward to the emscripten-3.1.6 toolchain tree, which is all this machine has.
 _FORWARD_SCRIPT = """\
-# Stand-in emsdk release (tests/test_compiled_bazel.py): runs Debian's {name} with Debian's own config.
+# Stand-in emsdk release (tests/test_compiled_bazel.py): runs the 3.1.6 tree's {name} with the tree's own config.
 import os
 import sys
 
-os.environ["EM_CONFIG"] = "/usr/share/emscripten/.emscripten"
+os.environ["EM_CONFIG"] = "{tree}/emscripten.config"
 os.environ.pop("EM_CACHE", None)
-os.execv(sys.executable, [sys.executable, "/usr/share/emscripten/{name}", *sys.argv[1:]])
+os.execv(sys.executable, [sys.executable, "{emscripten}/{name}", *sys.argv[1:]])
 """
 _FORWARD_TOOL = '#!/bin/sh\nexec {target} "$@"\n'
 
@@ -147,10 +162,10 @@ def emsdk_fixture(distdir: Path, version: str = "3.1.6") -> str:
     """Writes distdir/wasm-binaries.tbz2; returns its sha256."""
     files = {"install/emscripten/emscripten-version.txt": (f'"{version}"\n', 0o644)}
     for script in ("emcc.py", "em++.py", "emar.py", "emranlib.py"):
-        files[f"install/emscripten/{script}"] = (_FORWARD_SCRIPT.format(name=script), 0o644)
-    for tool in ("clang", "clang++", "wasm-ld", "llvm-ar", "llvm-nm", "llvm-ranlib"):
-        files[f"install/bin/{tool}"] = (_FORWARD_TOOL.format(target=f"/usr/bin/{tool}-14"), 0o755)
-    files["install/bin/wasm-opt"] = (_FORWARD_TOOL.format(target="/usr/bin/wasm-opt"), 0o755)
+        text = _FORWARD_SCRIPT.format(name=script, tree=TREE, emscripten=TREE_EMSCRIPTEN)
+        files[f"install/emscripten/{script}"] = (text, 0o644)
+    for tool in ("clang", "clang++", "wasm-ld", "llvm-ar", "llvm-nm", "llvm-ranlib", "wasm-opt"):
+        files[f"install/bin/{tool}"] = (_FORWARD_TOOL.format(target=TREE_TOOLS / tool), 0o755)
     distdir.mkdir(parents=True, exist_ok=True)
     archive = distdir / "wasm-binaries.tbz2"
     with tarfile.open(archive, "w:bz2") as tar:
@@ -162,40 +177,31 @@ def emsdk_fixture(distdir: Path, version: str = "3.1.6") -> str:
     return hashlib.sha256(archive.read_bytes()).hexdigest()
 
 
-def _use_sdk(ws: Workspace, original: str, call: str) -> None:
-    """Writes the WORKSPACE `original` with its emscripten_local replaced by `call`."""
-    text = original.replace(
-        'load("//toolchains:emscripten_repository.bzl", "emscripten_local")',
-        'load("//toolchains:emscripten_repository.bzl", "emscripten_local", "emscripten_sdk")',
-    )
-    assert 'emscripten_local(name = "emscripten")' in text
-    (ws.root / "WORKSPACE").write_text(text.replace('emscripten_local(name = "emscripten")', call))
-
-
 def test_emscripten_sdk_comes_from_the_distdir(ws: Workspace, tmp_path: Path) -> None:
     distdir = tmp_path / "distdir"
     sha256 = emsdk_fixture(distdir)
     # The pinned 3.1.6 release gives the revision (so the url); the stand-in's sha256 replaces the real one.
-    original = (ws.root / "WORKSPACE").read_text()
-    _use_sdk(ws, original, f'emscripten_sdk(name = "emscripten", version = "3.1.6", sha256 = {{"linux": "{sha256}"}})')
+    load = 'load("//toolchains:emscripten_repository.bzl", "emscripten_sdk")\n\n'
+    sdk = load + 'emscripten_sdk(name = "my_emscripten", version = "{}", sha256 = {{"linux": "{}"}})'
+    original = _register_first(ws, sdk.format("3.1.6", sha256))
     try:
         ws.bazel("build", f"--distdir={distdir}", "//packages:rp-abiprobe")
-        generated = (ws.output_base / "external" / "emscripten" / "BUILD.bazel").read_text()
+        generated = (ws.output_base / "external" / "my_emscripten" / "BUILD.bazel").read_text()
         assert "emsdk release 3.1.6 (linux), emscripten 3.1.6" in generated
         log = (ws.root / ".bazel/bin/packages/rp-abiprobe_build/build.log").read_text()
-        assert "/external/emscripten/bin/emcc" in log and "_probe.c" in log
+        assert "/external/my_emscripten/bin/emcc" in log and "_probe.c" in log
 
         # A sha256 that the distdir's file does not have: nothing is downloaded, the message says what to do.
-        call = f'emscripten_sdk(name = "emscripten", version = "3.1.6", sha256 = {{"linux": "{"0" * 64}"}})'
-        _use_sdk(ws, original, call)
+        (ws.root / "WORKSPACE").write_text(original)
+        _register_first(ws, sdk.format("3.1.6", "0" * 64))
         err = ws.fails("build", f"--distdir={distdir}", "//packages:rp-abiprobe")
-        assert "emscripten_sdk @emscripten: cannot download https://storage.googleapis.com/" in err
+        assert "emscripten_sdk @my_emscripten: cannot download https://storage.googleapis.com/" in err
         assert "8791c3e936141cbc2dd72d76290ea9b2726d39f3/wasm-binaries.tbz2" in err  # the pinned revision
         assert "put `wasm-binaries.tbz2` in the --distdir" in err
 
         # The release must be the version asked for.
-        call = f'emscripten_sdk(name = "emscripten", version = "3.1.14", sha256 = {{"linux": "{sha256}"}})'
-        _use_sdk(ws, original, call)
+        (ws.root / "WORKSPACE").write_text(original)
+        _register_first(ws, sdk.format("3.1.14", sha256))
         err = ws.fails("build", f"--distdir={distdir}", "//packages:rp-abiprobe")
         assert "found emscripten 3.1.6" in err and "but version 3.1.14 was requested" in err
     finally:

@@ -60,7 +60,6 @@ def test_host_site_include_maps_to_the_compiled_requirement(tmp_path: Any) -> No
     ]
 
 
-
 @pytest.mark.parametrize(("host", "target"), [("core", "_core"), ("_core", "core"), ("_core", "_core")])
 def test_numpy_include_maps_across_major_versions(tmp_path: Any, host: str, target: str) -> None:
     """The host's numpy 2 (numpy/_core/include) serves a numpy 1 requirement (numpy/core/include) and back."""
@@ -76,6 +75,7 @@ def test_programs_link_at_O0() -> None:
     cmd = command("cc", ["conftest.c", "-o", "conftest", "-lm"], config())
     assert cmd[:3] == ["EMCC", "-O2", "-fPIC"] and cmd[-1] == "-O0"
     assert command("cc", ["-c", "a.c", "-o", "a.o"], config())[-1] == "a.o"  # compiles keep -O2
+
 
 def test_compile_c_and_cxx() -> None:
     assert command("cc", ["-c", "a.c", "-o", "a.o"], config()) == [

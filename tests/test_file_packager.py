@@ -24,15 +24,18 @@ import pytest
 import xxhash
 
 from rules_pyodide import file_packager as fp
+from rules_pyodide.toolchain_tree import tree_path
 
 ROOT = Path(__file__).resolve().parents[1]
-EMSCRIPTEN_ROOT = Path("/usr/share/emscripten")
+EMSCRIPTEN_ROOT = tree_path("emscripten-3.1.6") / "usr" / "share" / "emscripten"  # the reference packager
 EMSCRIPTEN_PACKER = EMSCRIPTEN_ROOT / "tools" / "file_packager.py"
 MINI_LZ4 = EMSCRIPTEN_ROOT / "third_party" / "mini-lz4.js"
 NODE = shutil.which("node")
 PYODIDE_RUNTIME = ROOT / "js" / "node_modules" / "pyodide-0.21.3"
 
-needs_emscripten = pytest.mark.skipif(not EMSCRIPTEN_PACKER.is_file(), reason="Debian emscripten not installed")
+needs_emscripten = pytest.mark.skipif(
+    not EMSCRIPTEN_PACKER.is_file(), reason="the emscripten-3.1.6 toolchain tree is not built (make setup)"
+)
 needs_node = pytest.mark.skipif(NODE is None, reason="node not installed")
 
 # Names that are data, never code. Emscripten 3.1.6 copes with all of these as *file* names (it JSON-encodes

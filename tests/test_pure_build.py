@@ -122,3 +122,87 @@ def test_backend_failure_names_the_package(tmp_path: Path, capsys: pytest.Captur
     assert build(src, tmp_path / "o") == 1
     err = capsys.readouterr().err
     assert "tiny-pkg: the PEP 517 build failed" in err and "no_such_backend" in err
+
+
+EXT_SETUP = """\
+from setuptools import Extension, setup
+{prelude}
+setup(name="tiny_pkg", version="1.0", packages=["tiny_pkg"],
+      ext_modules=[Extension("tiny_pkg._speed", ["tiny_pkg/_speed.c"])]{cmdclass})
+"""
+
+# An optional extension, as MarkupSafe 2.1 has: a failed compile is caught and the build goes on, pure.
+OPTIONAL_BUILD_EXT = """\
+from setuptools.command.build_ext import build_ext
+
+class optional(build_ext):
+    def run(self):
+        try:
+            build_ext.run(self)
+        except Exception:
+            pass
+"""
+
+
+@pytest.mark.parametrize("optional", [False, True], ids=["required", "optional-extension"])
+def test_host_compilers_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], optional: bool) -> None:
+    src = tmp_path / "src"
+    (src / "tiny_pkg").mkdir(parents=True)
+    (src / "tiny_pkg" / "__init__.py").write_text("")
+    (src / "tiny_pkg" / "_speed.c").write_text("int x;\n")
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    prelude, cmdclass = (OPTIONAL_BUILD_EXT, ', cmdclass={"build_ext": optional}') if optional else ("", "")
+    (src / "setup.py").write_text(EXT_SETUP.format(prelude=prelude, cmdclass=cmdclass))
+    assert build(src, tmp_path / "o", "--meta", "packages/tiny-pkg/meta.yaml") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: packages/tiny-pkg/meta.yaml: tiny-pkg: the pure-Python build ran a host compiler (")
+    assert "tiny_pkg/_speed.c" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o" / "tiny_pkg-1.0-py3-none-any.whl").exists()
+    assert not any((tmp_path / "o" / "site").iterdir())
+
+
+def test_a_wheel_with_a_shared_object_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = project(tmp_path, SETUPTOOLS_PYPROJECT + '\n[tool.setuptools.package-data]\ntiny_pkg = ["*.so"]\n')
+    (src / "tiny_pkg" / "_prebuilt.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
+    assert build(src, tmp_path / "o", "--meta", "packages/tiny-pkg/meta.yaml") == 1
+    err = capsys.readouterr().err
+    assert "packages/tiny-pkg/meta.yaml: tiny-pkg: tiny_pkg-1.0-py3-none-any.whl holds " in err
+    assert "tiny_pkg/_prebuilt.cpython-311-x86_64-linux-gnu.so, a compiled module" in err and err.count("\n") == 1
+
+
+def test_missing_executable_stops_the_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = project(tmp_path, FLIT_PYPROJECT)
+    assert build(src, tmp_path / "o", "--executable", "no-such-tool-x", "--meta", "packages/t/meta.yaml") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: packages/t/meta.yaml: tiny-pkg: requirements.executable: 'no-such-tool-x' not found")
+
+
+def test_a_binary_under_any_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = project(tmp_path, SETUPTOOLS_PYPROJECT + '\n[tool.setuptools.package-data]\ntiny_pkg = ["*.bin"]\n')
+    (src / "tiny_pkg" / "helper.bin").write_bytes(b"\x7fELF\x02\x01\x01")
+    assert build(src, tmp_path / "o") == 1
+    assert "holds tiny_pkg/helper.bin, a compiled module" in capsys.readouterr().err
+
+
+def test_unmet_constraint_stops_the_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = project(tmp_path, FLIT_PYPROJECT)
+    assert build(src, tmp_path / "o", "--constraint", "flit_core<1") == 1
+    assert "tiny-pkg: requirements.constraint: 'flit_core<1' does not hold" in capsys.readouterr().err
+
+
+def test_retain_test_patterns_keep_matching_test_files(tmp_path: Path) -> None:
+    from rules_pyodide.pure_build import unvendor_tests
+
+    site = tmp_path / "site"
+    for rel in ("pkg/__init__.py", "pkg/tests/__init__.py", "pkg/tests/test_a.py", "pkg/tests/data/x.txt"):
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text("")
+    (site / "pkg" / "conftest.py").write_text("")
+    moved = unvendor_tests(site, tmp_path / "tests", ["pkg/tests/__init__.py", "*/conftest.py"])
+    kept = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+    gone = sorted(p.relative_to(tmp_path / "tests").as_posix() for p in (tmp_path / "tests").rglob("*") if p.is_file())
+    assert kept == ["pkg/__init__.py", "pkg/conftest.py", "pkg/tests/__init__.py"]
+    assert gone == ["pkg/tests/data/x.txt", "pkg/tests/test_a.py"] and moved == 2
+    assert not (site / "pkg" / "tests" / "data").exists()  # emptied test directories go

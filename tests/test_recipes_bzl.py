@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -43,11 +44,15 @@ def test_convert_maps_dependencies_to_directories_and_derives_names(tmp_path: Pa
     assert data["recipes"]["six"]["imports"] == ["six"] and dateutil["imports"] == []
 
 
-def test_disabled_recipes_are_listed_and_cannot_be_depended_on(tmp_path: Path) -> None:
+def test_disabled_recipes_are_listed_and_disable_what_needs_them(tmp_path: Path) -> None:
     recipe(tmp_path, "a", simple("a", extra="requirements:\n  host: [b]\n"))
     recipe(tmp_path, "b", simple("b").replace("version: '1.0'\n", "version: '1.0'\n  _disabled: true\n"))
-    with pytest.raises(RecipeError, match=r"a/meta.yaml: requirements.host: 'b' is disabled"):
-        convert(tmp_path)
+    data = convert(tmp_path)
+    # As pyodide-build: what needs a disabled recipe is disabled too, with a note.
+    assert data["recipes"] == {} and data["disabled"] == ["a", "b"] and data["broken"] == {}
+    assert data["warnings"] == [
+        f"{tmp_path / 'a' / 'meta.yaml'}: requirements.host: 'b' is disabled, so this recipe is too"
+    ]
     (tmp_path / "a" / "meta.yaml").write_text(simple("a"))
     data = convert(tmp_path)
     assert list(data["recipes"]) == ["a"] and data["disabled"] == ["b"]
@@ -64,13 +69,56 @@ def test_disabled_recipes_are_listed_and_cannot_be_depended_on(tmp_path: Path) -
     ],
 )
 def test_compiled_recipes_are_marked(tmp_path: Path, extra: str, compiled: bool) -> None:
-    recipe(tmp_path, "c", simple("c", extra=extra))
+    recipe(tmp_path, "c", simple("c", extra=extra, source="source:\n  path: src\n"))
+    (tmp_path / "c" / "src").mkdir()
+    (tmp_path / "c" / "src" / "c.py").write_text("")
     assert convert(tmp_path)["recipes"]["c"]["compiled"] is compiled
+
+
+def sdist(distdir: Path, name: str, files: dict[str, str]) -> str:
+    """Write `distdir/<name>-1.0.tar.gz` holding `files` under `<name>-1.0/`; returns its sha256."""
+    import hashlib
+    import io
+    import tarfile
+
+    distdir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(distdir / f"{name}-1.0.tar.gz", "w:gz") as tar:
+        for path, text in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(f"{name}-1.0/{path}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return hashlib.sha256((distdir / f"{name}-1.0.tar.gz").read_bytes()).hexdigest()
+
+
+def with_sha(name: str, sha: str) -> str:
+    return simple(name, source=f"source:\n  url: https://example.org/x/{name}-1.0.tar.gz\n  sha256: {sha}\n")
+
+
+def test_compiled_or_pure_is_found_out_from_the_sdist(tmp_path: Path) -> None:
+    packages, distdir = tmp_path / "packages", tmp_path / "distdir"
+    setup_py = "from setuptools import setup\nsetup()\n"
+    recipe(packages, "ext", with_sha("ext", sdist(distdir, "ext", {"setup.py": setup_py, "ext/_x.c": "int x;"})))
+    recipe(packages, "pure", with_sha("pure", sdist(distdir, "pure", {"setup.py": setup_py, "tests/t.c": ""})))
+    recipe(packages, "absent", simple("absent"))
+    sha = sdist(distdir, "wrong", {"w/_x.c": ""})
+    recipe(packages, "wrong", with_sha("wrong", "b" * 64))
+    assert sha != "b" * 64
+    data = convert(packages, distdir)["recipes"]
+    assert (data["ext"]["compiled"], data["ext"]["kind"], data["ext"]["allow_pure"]) == (True, "compiled", False)
+    assert data["ext"]["kind_reason"] == "ext/_x.c is a compiled-language source file"
+    assert (data["pure"]["compiled"], data["pure"]["kind"]) == (False, "pure")  # a C file of the tests is not built
+    # Not looked into: the emcc path (as pyodide-build builds every recipe), where a pure result is allowed.
+    for name, why in (("absent", "is not in the distdir"), ("wrong", "does not have the recipe's sha256")):
+        assert (data[name]["compiled"], data[name]["kind"], data[name]["allow_pure"]) == (True, "unknown", True)
+        assert why in data[name]["kind_reason"]
 
 
 def test_compiled_tag_and_library_host_requirements(tmp_path: Path) -> None:
     recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
-    recipe(tmp_path, "tool", simple("tool"))
+    recipe(tmp_path, "tool", simple("tool", source="source:\n  path: src\n"))
+    (tmp_path / "tool" / "src").mkdir()
+    (tmp_path / "tool" / "src" / "tool.py").write_text("")
     recipe(tmp_path, "ext", simple("ext", extra="requirements:\n  host: [libz, tool]\n"))
     recipe(tmp_path, "tagged", simple("tagged").replace("version: '1.0'\n", "version: '1.0'\n  tag: [compiled]\n"))
     data = convert(tmp_path)["recipes"]
@@ -81,24 +129,49 @@ def test_compiled_tag_and_library_host_requirements(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ("build:\n  type: cpython_module\n", "build.type: 'cpython_module' is not supported"),
-        ("build:\n  cross-script: x\n", "build.cross-script: not supported"),
-        ("requirements:\n  run: [libz]\n", "requirements.run: 'libz' is a static library"),
-        ("requirements:\n  host: [libso]\n", "requirements.host: 'libso' is a shared library, .* requirements.run"),
+        ("package:\n  name: c\n  version: 'x y'\n", "package.version: 'x y' is not a PEP 440 version"),
+        ("requirements:\n  run: [nowhere]\n", "requirements.run: 'nowhere' is neither a recipe nor shipped"),
     ],
 )
-def test_unsupported_recipes_are_refused_with_the_key(tmp_path: Path, extra: str, message: str) -> None:
+def test_a_broken_recipe_breaks_what_needs_it_only(tmp_path: Path, extra: str, message: str) -> None:
+    recipe(
+        tmp_path,
+        "c",
+        extra + simple("c").split("\n", 3)[3] if extra.startswith("package") else simple("c", extra=extra),
+    )
+    recipe(tmp_path, "user", simple("user", extra="requirements:\n  run: [c]\n"))
+    recipe(tmp_path, "other", simple("other"))
+    data = convert(tmp_path)
+    assert message in data["broken"]["c"] and data["broken"]["c"].startswith(str(tmp_path / "c" / "meta.yaml"))
+    # What needs it is broken too, naming the cause; the others are untouched.
+    assert data["broken"]["user"].startswith(
+        f"{tmp_path / 'user' / 'meta.yaml'}: requirements.run: 'c' cannot be built"
+    )
+    assert list(data["recipes"]) == ["other"]
+
+
+def test_requirements_as_pyodide_build_reads_them(tmp_path: Path) -> None:
+    """0.21-era static libraries in run, shared libraries in host only, stdlib modules, cross-script."""
     recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
-    recipe(tmp_path, "libso", simple("libso", extra="build:\n  type: shared_library\n"))
-    recipe(tmp_path, "c", simple("c", extra=extra))
-    with pytest.raises(RecipeError, match=message):
-        convert(tmp_path)
+    recipe(tmp_path, "libso", simple("libso", "1.1.1n", extra="build:\n  type: shared_library\n"))
+    recipe(tmp_path, "ssl", simple("ssl", extra="build:\n  type: cpython_module\n"))
+    recipe(tmp_path, "old", simple("old", extra="requirements:\n  run: [libz, distutils, ssl]\n"))
+    recipe(tmp_path, "new", simple("new", extra="requirements:\n  host: [libso]\nbuild:\n  cross-script: export A=1\n"))
+    data = convert(tmp_path)
+    assert data["broken"] == {} and data["stdlib"] == ["ssl"] and "ssl" not in data["recipes"]
+    old, new = data["recipes"]["old"], data["recipes"]["new"]
+    # A static library in run (Pyodide 0.21 had no host) is linked at build time; stdlib modules need no recipe.
+    assert (old["run"], old["libraries"], old["compiled"]) == ([], ["libz"], True)
+    # A shared library is loaded before the package that links it: a run requirement too.
+    assert (new["run"], new["libraries"], new["cross_script"]) == (["libso"], ["libso"], "export A=1")
+    assert data["recipes"]["libso"]["wheel"] == ""  # a library's version need not be PEP 440
 
 
 def test_bad_version_and_url_name_the_file(tmp_path: Path) -> None:
     recipe(tmp_path, "v", simple("v", "not a version"))
-    with pytest.raises(RecipeError, match=r"v/meta.yaml: package.version: 'not a version' is not a PEP 440"):
-        convert(tmp_path)
+    assert re.search(
+        r"v/meta.yaml: package.version: 'not a version' is not a PEP 440", convert(tmp_path)["broken"]["v"]
+    )
     with pytest.raises(RecipeError, match="does not end with a file name"):
         archive_name("https://example.org/")
     assert archive_name("https://h/p/a%20b-1.zip?x=1") == "a b-1.zip"
@@ -114,11 +187,19 @@ def test_starlark_literals_parse_back() -> None:
 def test_main_writes_error_instead_of_failing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     packages = tmp_path / "packages"
     recipe(packages, "bad", "package:\n  name: bad\n  version: '1'\n  colour: red\nsource:\n  path: x\n")
+    recipe(packages, "six", simple("six"))
+    recipe(packages, "old", simple("old", extra="build:\n  library: true\n  script: make\n"))
     assert main(["--packages", str(packages), "--output-dir", str(tmp_path / "out")]) == 0
     text = (tmp_path / "out" / "recipes.bzl").read_text()
-    assert "bad/meta.yaml: package.colour: unknown key" in text
-    assert "package.colour: unknown key" in capsys.readouterr().err
-    assert "pass" in (tmp_path / "out" / "sources.bzl").read_text()
+    data = ast.literal_eval(text.split("RECIPES = ", 1)[1])
+    assert list(data["broken"]) == ["bad"] and "bad/meta.yaml: package.colour: unknown key" in data["broken"]["bad"]
+    assert sorted(data["recipes"]) == ["old", "six"]  # one bad recipe does not stop the others
+    assert data["warnings"] == [
+        f"{packages / 'old' / 'meta.yaml'}: build.library: deprecated, use build.type: static_library"
+    ]
+    err = capsys.readouterr().err
+    assert "error: " in err and "package.colour: unknown key" in err and "warning: " in err
+    assert 'name = "pyodide_source_six"' in (tmp_path / "out" / "sources.bzl").read_text()
 
 
 def test_sources_bzl_declares_one_repository_per_url(tmp_path: Path) -> None:
@@ -129,6 +210,20 @@ def test_sources_bzl_declares_one_repository_per_url(tmp_path: Path) -> None:
     text = (tmp_path / "out" / "sources.bzl").read_text()
     assert text.count("pyodide_source(") == 1 and 'name = "pyodide_source_six"' in text
     assert 'distdir = "dd"' in text and f'sha256 = "{SHA}"' in text
+
+
+def test_summary_prints_figures_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    packages = tmp_path / "packages"
+    recipe(packages, "six", simple("six"))
+    recipe(packages, "bad", simple("bad", extra="build:\n  colour: red\n"))
+    assert main(["--packages", str(packages), "--summary", "--distdir", str(tmp_path / "none")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        f"{packages}: 2 recipes: 1 buildable (0 compiled, 0 pure, 1 source not looked into), 0 disabled, "
+        "0 stdlib, 1 broken; 0 warnings"
+    )
+    assert out[1].startswith(f"error: {packages / 'bad' / 'meta.yaml'}: build.colour: unknown key")
+    assert not (tmp_path / "out").exists()
 
 
 def test_per_profile_recipes_become_a_selected_name(tmp_path: Path) -> None:
@@ -155,5 +250,6 @@ def test_per_profile_recipes_become_a_selected_name(tmp_path: Path) -> None:
 def test_per_profile_libraries_are_refused(tmp_path: Path) -> None:
     body = simple("libz").replace("version: '1.0'\n", "version: '1.0'\n  profiles: ['0.29.5']\n")
     recipe(tmp_path, "libz", body + "build:\n  type: static_library\n  script: make\n")
-    with pytest.raises(RecipeError, match=r"libz/meta.yaml: package.profiles: not supported for build.type static"):
-        convert(tmp_path)
+    data = convert(tmp_path)
+    assert "libz" not in data["recipes"]
+    assert "package.profiles: not supported for build.type static_library" in data["broken"]["libz"]

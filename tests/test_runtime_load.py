@@ -31,10 +31,12 @@ from pyodide_runner import (
     site_packages,
 )
 
+from rules_pyodide.toolchain_tree import tree_path
+
 pytestmark = pytest.mark.pyodide
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-EMSCRIPTEN_PACKER = Path("/usr/share/emscripten/tools/file_packager.py")
+EMSCRIPTEN_PACKER = tree_path("emscripten-3.1.6") / "usr/share/emscripten/tools/file_packager.py"
 OUR_PACKER_MODULE = "rules_pyodide.file_packager"
 
 PACKERS = ("emscripten", "ours")
@@ -282,6 +284,7 @@ def test_c_extension_imports(version: str, lz4: bool, built: dict[str, Path], tm
 
     code = """
 import _rpdemo
+
 try:
     _rpdemo.sum_squares([1, "2"])
     type_error = None

@@ -71,8 +71,10 @@ def test_a_malformed_table_names_the_key(edit: Any, message: str) -> None:
 def test_wheel_platform_needs_a_compiled_wheel(tmp_path: Path) -> None:
     runtime = tmp_path / "pyodide-1.0.0"
     runtime.mkdir()
-    index = {"info": {"platform": "emscripten_9_9_9", "python": "3.99.0"}, "packages": {}}
-    index["packages"] = {"six": {"file_name": "six-1.0-py3-none-any.whl"}}
+    index = {
+        "info": {"platform": "emscripten_9_9_9", "python": "3.99.0"},
+        "packages": {"six": {"file_name": "six-1.0-py3-none-any.whl"}},
+    }
     (runtime / "pyodide-lock.json").write_text(json.dumps(index))
     with pytest.raises(TableError, match="lists no compiled wheel"):
         runtimes.runtime_facts(runtime)

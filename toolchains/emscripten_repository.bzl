@@ -230,8 +230,11 @@ exec "$(dirname "$(readlink -f "$0")")/{up}tree/{target}" "$@"
 """
 
 def _dangling_links(rctx, emscripten_root):
-    """Links of the emscripten directory that point nowhere (Debian's 3.1.69 links compiler-rt sources it does not
-    ship), as `emscripten/...` paths: a glob would list them and every compile would fail on a missing input."""
+    """The links of the emscripten directory that point nowhere, as `emscripten/...` paths.
+
+    Debian's 3.1.69 links compiler-rt sources it does not ship: a glob would list them, and every compile would
+    fail on a missing input.
+    """
     result = rctx.execute(["find", "-L", ".", "-type", "l"], working_directory = str(emscripten_root))
     if result.return_code != 0:
         fail("find dangling links in {}: {}".format(emscripten_root, result.stderr))

@@ -1,10 +1,12 @@
 """`make demo`: build the examples and every recipe with Bazel, load them into real Pyodide in Node, print a summary.
 
-1. `bazel build` of the example file packages and of `//packages:all` (the dist: wheels, file packages, index files).
+1. `bazel build` of the example file packages and of `//packages:dist_<profile>` for every ABI profile of the table
+   (rules_pyodide/runtimes.json): one package directory per profile (wheels, file packages, index files).
 2. File packages (plain and LZ4) are loaded into each Pyodide runtime through js/load_file_package.js; the sha256 of
    every file is computed inside Python and compared with the source tree, and the packaged module is imported.
-3. Every recipe is loaded with `pyodide.loadPackage` through our own index (`rules-pyodide run`) in the oldest and
-   the newest runtime, and each of its `test/imports` is imported.
+3. Every package of each profile's directory is loaded with `pyodide.loadPackage` through our own index
+   (`rules-pyodide run`) in each runtime that profile serves, and each recipe's `test/imports` is imported; the
+   pure-Python ones also in the oldest and the newest runtime.
 
 Exit status 1 if anything failed; every check is shown in the tables either way.
 """
@@ -36,9 +38,6 @@ EXAMPLE_EXCLUDES = (".md",)  # examples/file_package/BUILD.bazel excludes *.md
 SITE_PACKAGES = "/lib/python3.10/site-packages"  # the example's `prefix`
 TABLE = load_table()
 FILE_PACKAGE_RUNTIMES = tuple(installed_versions())
-RECIPE_RUNTIMES = TABLE.pure_test_runtimes
-PROFILE_RUNTIME = TABLE.profiles[TABLE.default_profile].runtimes[0]  # compiled packages load only in its runtimes
-DIST = BIN / "packages" / "dist"
 
 console = Console()
 
@@ -59,6 +58,13 @@ def bazel_build(targets: Sequence[str]) -> None:
     started = time.perf_counter()
     subprocess.run(["bazel", "build", *targets], cwd=ROOT, check=True)
     console.print(f"built {' '.join(targets)} in {time.perf_counter() - started:.1f} s")
+
+
+def profile_dist(profile: str) -> Path:
+    """Where `//packages:dist_<profile>` is (its own output directory: it is built through a transition)."""
+    target = f"//packages:dist_{profile}"
+    out = subprocess.run(["bazel", "cquery", "--output=files", target], cwd=ROOT, check=True, capture_output=True)
+    return ROOT / out.stdout.decode().strip().splitlines()[-1]
 
 
 def expected_digests() -> dict[str, str]:
@@ -101,22 +107,23 @@ def check_file_package(runtime_version: str, package: str, expected: dict[str, s
     return Check(package, runtime_version, True, f"{len(expected)} files match; {result['greeting']}", seconds)
 
 
-def dist_packages() -> dict[str, bool]:
-    """The dist's packages (canonical name -> compiled): a compiled one fits only the profile's runtime. Static
+def dist_packages(dist: Path) -> dict[str, bool]:
+    """The dist's packages (canonical name -> compiled): a compiled one fits only the profile's runtimes. Static
     libraries (linked into their dependents) and `slow` recipes (numpy: `bazel test //packages:numpy_test`) are not
     in the dist."""
-    index = json.loads((DIST / "pyodide-lock.json").read_text(encoding="utf-8"))
+    index = json.loads((dist / "pyodide-lock.json").read_text(encoding="utf-8"))
     return {key: not p["file_name"].endswith("-none-any.whl") for key, p in index["packages"].items()}
 
 
-def check_recipes(runtime_version: str, recipes: dict[str, Recipe]) -> list[Check]:
+def check_recipes(dist: Path, runtime_version: str, compiled: bool, recipes: dict[str, Recipe]) -> list[Check]:
+    """Loads the dist's packages in `runtime_version`: every one (`compiled`: the runtime serves the dist's profile),
+    else the pure-Python ones."""
     runtime = find_runtime(runtime_version, None)
-    shipped = dist_packages()
+    shipped = dist_packages(dist)
     names = sorted(
         r.package.name
         for r in recipes.values()
-        if (key := canonicalize_name(r.package.name)) in shipped
-        and (runtime_version == PROFILE_RUNTIME or not shipped[key])
+        if (key := canonicalize_name(r.package.name)) in shipped and (compiled or not shipped[key])
     )
     imports = {r.package.name: list(r.test.imports) for r in recipes.values() if r.package.name in names}
     code = (
@@ -134,7 +141,7 @@ def check_recipes(runtime_version: str, recipes: dict[str, Recipe]) -> list[Chec
     )
     started = time.perf_counter()
     try:
-        report = run(DIST, runtime, code, packages=names)
+        report = run(dist, runtime, code, packages=names)
     except CodeFailed as error:
         seconds = time.perf_counter() - started
         return [Check(name, runtime_version, False, summary(str(error)), seconds) for name in names]
@@ -160,7 +167,7 @@ def show(title: str, checks: Sequence[Check]) -> None:
 
 
 def main() -> int:
-    bazel_build([f"//{EXAMPLE}:all", "//packages:all"])
+    bazel_build([f"//{EXAMPLE}:all", *(f"//packages:dist_{profile}" for profile in TABLE.profiles)])
 
     console.rule("[bold]2. file packages in real Pyodide")
     expected = expected_digests()
@@ -174,11 +181,16 @@ def main() -> int:
     console.rule("[bold]3. recipes through our index")
     recipes = load_recipes(ROOT / "packages")
     recipe_checks = []
-    for version in RECIPE_RUNTIMES:
-        with console.status(f"Pyodide {version}: loadPackage of the dist's packages"):
-            recipe_checks += check_recipes(version, recipes)
-    title = "every package of the dist: loadPackage through our index, then test/imports"
-    show(f"{title} (compiled ones only in Pyodide {PROFILE_RUNTIME}, the build profile)", recipe_checks)
+    for profile in TABLE.profiles.values():
+        dist = profile_dist(profile.name)
+        runtimes = [(v, True) for v in profile.runtimes]
+        if profile.name == TABLE.default_profile:
+            runtimes += [(v, False) for v in TABLE.pure_test_runtimes if v not in profile.runtimes]
+        for version, compiled in runtimes:
+            with console.status(f"Pyodide {version}: loadPackage of profile {profile.name}'s packages"):
+                recipe_checks += check_recipes(dist, version, compiled, recipes)
+    title = "every package of each profile's directory: loadPackage through our index, then test/imports"
+    show(f"{title} (compiled ones in the runtimes of their profile, pure ones also in the newest)", recipe_checks)
 
     checks = file_checks + recipe_checks
     failed = [c for c in checks if not c.ok]

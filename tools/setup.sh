@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything rules_pyodide needs on a fresh Debian 12 machine, from apt, PyPI and npm only.
+# Installs everything rules_pyodide needs on a fresh Debian 12 or 13 machine, from apt, PyPI and npm only.
 # Idempotent: each step is skipped when its stamp matches its inputs, so a second run takes about a second.
 set -euo pipefail
 
@@ -8,10 +8,13 @@ cd "$ROOT"
 STAMPS="$ROOT/.cache/stamps"
 mkdir -p "$STAMPS"
 
+# The same packages on Debian 12 (bookworm) and 13 (trixie): nothing below depends on the host's release.
 APT_PACKAGES=(
   bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-java
-  emscripten node-acorn nodejs patch
-  libpython3.11-dev  # CPython 3.11 headers of the Pyodide 0.23.4 profile (toolchains/profiles/README.md)
+  # No emscripten and no CPython headers from the host's release (bookworm and trixie differ): the compilers, the
+  # file_packager reference and the profiles' headers come from the toolchain trees built below from pinned Debian
+  # packages (toolchains/trees/README.md), identical on every host.
+  node-acorn nodejs patch
   nginx
   chromium
 )
@@ -84,9 +87,21 @@ fetch_sources() {
   .venv/bin/python -m rules_pyodide.cli fetch --packages packages --distdir .cache/distdir >/dev/null
 }
 
+# The pinned Emscripten toolchain trees of toolchains/trees/*.lock.json, built from Debian packages into the per-user
+# cache (${XDG_CACHE_HOME:-~/.cache}/rules_pyodide/toolchains). A tree already built for a lock is found by its
+# manifest and returned at once; the first build downloads about 650 MB of .debs.
+build_toolchain_trees() {
+  local locks=() lock
+  for lock in toolchains/trees/*.lock.json; do
+    locks+=(--lock "$lock")
+  done
+  .venv/bin/python -m rules_pyodide.cli toolchain-tree build "${locks[@]}" >/dev/null
+}
+
 install_apt
 install_python
 install_npm
 install_buildgrid
 fetch_sources
+build_toolchain_trees
 log "ready"

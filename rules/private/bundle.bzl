@@ -1,10 +1,11 @@
 """`pyodide_bundle`: traces an app in real Pyodide (Node) and ships only the files it uses (pyodide-pack-like).
 
 One action, `rules-pyodide bundle` (rules_pyodide.bundle): runs `app` with `dist`'s packages (the `packages` and
-their dependencies, default: those of the app's imports), records every file read and dynamic library loaded,
-writes the directory `NAME/` (`bundle.js` + `bundle.data`, `bundle.zip`, `app.py`, `bundle.json` with the
-libraries to preload, `filter-report.json`), then re-runs the app from the bundle alone and fails the build if that
-run fails or prints something else.
+their dependencies, default: those of the app's imports), records every file read, dynamic library loaded and
+module imported, writes the directory `NAME/` (`bundle.js` + `bundle.data`, `bundle.zip`, `app.py`, `runtime/`
+with the trimmed standard library that replaces the runtime's own, `bundle.json` with the libraries to preload,
+`filter-report.json`), then re-runs the app from the bundle and the trimmed standard library alone and fails the
+build if that run fails or prints something else.
 
 The runtime is a declared input (`@pyodide_runtime_<version>//:files`, toolchains/pyodide_runtime.bzl); Node is the
 host's `node` on PATH (/usr/bin/node), not a Bazel input. The action needs no network.
@@ -24,6 +25,9 @@ def _pyodide_bundle_impl(ctx):
     args.add("--trace-js", trace_js)
     args.add("--output", out.path)
     args.add_all(ctx.attr.packages, before_each = "--package")
+    args.add_all(ctx.attr.keep_stdlib, before_each = "--keep-stdlib")
+    if ctx.attr.full_stdlib:
+        args.add("--full-stdlib")
     if ctx.file.filters:
         args.add("--filters", ctx.file.filters)
     if not ctx.attr.check_output:
@@ -60,6 +64,13 @@ pyodide_bundle = rule(
         "filters": attr.label(
             allow_single_file = [".yaml", ".yml"],
             doc = "Filter YAML applied to the traced files (rules_pyodide/pack_filter.py); default: none.",
+        ),
+        "full_stdlib": attr.bool(
+            default = False,
+            doc = "Ship the runtime's standard library untrimmed (no `runtime/` in the output).",
+        ),
+        "keep_stdlib": attr.string_list(
+            doc = "Standard library modules to keep although the trace did not import them (with their submodules).",
         ),
         "lz4": attr.bool(default = False, doc = "LZ4-compress `bundle.data`."),
         "packages": attr.string_list(doc = "Packages to load before the app; empty: those of the app's imports."),

@@ -4,6 +4,8 @@
 `runtime_info(version)`: the table's facts of an npm runtime (`RUNTIMES`), failing with the known ones.
 `dist_action(...)`: `rules-pyodide dist` (rules_pyodide.dist): package files + index files merged from fragments,
 for one runtime's index info; used by `pyodide_dist` and by the test rules' own package directories.
+`profile_transition`: sets `--//:pyodide` to the rule's `pyodide_version` attr (a profile), for attrs that must be
+built for one profile; `TRANSITION_ALLOWLIST` is the attr such a rule needs.
 """
 
 load("@rules_pyodide_table//:table.bzl", "RUNTIMES")
@@ -74,3 +76,19 @@ def dist_action(ctx, out, infos, version, mnemonic, progress_message):
         mnemonic = mnemonic,
         progress_message = progress_message,
     )
+
+def _profile_transition_impl(_settings, attr):
+    return {"//:pyodide": attr.pyodide_version}
+
+profile_transition = transition(
+    implementation = _profile_transition_impl,
+    inputs = [],
+    outputs = ["//:pyodide"],
+)
+
+TRANSITION_ALLOWLIST = {
+    "_allowlist_function_transition": attr.label(
+        default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
+        doc = "Required by Bazel for rules with a Starlark transition.",
+    ),
+}

@@ -88,6 +88,9 @@ def _pyodide_emcc_build_impl(ctx):
     args.add_all(profile.ldflags, format_each = "--profile-ldflag=%s")
     args.add("--ext-suffix", profile.ext_suffix)
     args.add("--wheel-tag", profile.wheel_tag)
+    args.add("--pyodide-version", profile.pyodide_version)
+    args.add("--python-version", profile.python_version)
+    args.add("--platform", profile.platform)
     args.add("--cflags=" + ctx.attr.cflags)
     args.add("--cxxflags=" + ctx.attr.cxxflags)
     args.add("--ldflags=" + ctx.attr.ldflags)
@@ -96,7 +99,7 @@ def _pyodide_emcc_build_impl(ctx):
 
     # Scripts go in files: the multiline param file holds one argument per line.
     scripts = []
-    for key, text in (("script", ctx.attr.script), ("post", ctx.attr.post)):
+    for key, text in (("script", ctx.attr.script), ("cross-script", ctx.attr.cross_script), ("post", ctx.attr.post)):
         if text:
             script = ctx.actions.declare_file("{}/build.{}.sh".format(ctx.label.name, key))
             ctx.actions.write(script, text)
@@ -111,6 +114,12 @@ def _pyodide_emcc_build_impl(ctx):
     args.add_all(ctx.attr.imports, before_each = "--imports")
     if ctx.attr.unvendor_tests:
         args.add("--unvendor-tests")
+    if ctx.attr.allow_pure:
+        args.add("--allow-pure")
+    args.add_all(ctx.attr.executables, before_each = "--executable")
+    args.add_all(ctx.attr.retain_test_patterns, before_each = "--retain-test-pattern")
+    args.add_all(ctx.attr.constraints, before_each = "--constraint")
+    args.add_all(ctx.attr.build_extras, before_each = "--build-extra")
     args.add("--log", log)
     args.add("--fragments", fragments.path)
     if wheel:
@@ -154,8 +163,16 @@ pyodide_emcc_build = rule(
     doc = "Builds a compiled recipe (extension package, static or shared C library) with the Emscripten toolchain " +
           "for the Pyodide profile chosen by `--//:pyodide`.",
     attrs = {
+        "allow_pure": attr.bool(
+            doc = "A package build that makes no extension module is not an error (the source could not be " +
+                  "looked into, so it was not known to compile: see rules_pyodide.recipes_bzl).",
+        ),
         "backend_flags": attr.string(doc = "`build.backend-flags`: passed to pip as `--config-settings`."),
         "cflags": attr.string(doc = "`build.cflags`: added to every compile."),
+        "cross_script": attr.string(
+            doc = "`build.cross-script`: bash, run after `script` in the target environment; what it exports is " +
+                  "seen by the build, not by `post`.",
+        ),
         "cxxflags": attr.string(doc = "`build.cxxflags`: added to every C++ compile."),
         "depends": attr.string_list(doc = "Run requirements, by package name, for the index fragment."),
         "exports": attr.string_list(
@@ -165,6 +182,16 @@ pyodide_emcc_build = rule(
         "host_deps": attr.label_list(
             providers = [PyodidePackageInfo],
             doc = "Pure-Python host requirements: their installed trees are on PYTHONPATH while building.",
+        ),
+        "build_extras": attr.string_list(
+            doc = "`requirements.build-extras`: PEP 508 build requirements that must be installed in the build " +
+                  "environment.",
+        ),
+        "constraints": attr.string_list(
+            doc = "`requirements.constraint`: PEP 508 constraints the build environment must satisfy.",
+        ),
+        "executables": attr.string_list(
+            doc = "`requirements.executable`: host programs the build needs; a missing one fails the build at once.",
         ),
         "imports": attr.string_list(doc = "Top-level import names, for the index fragment."),
         "ldflags": attr.string(doc = "`build.ldflags`: added to every link."),
@@ -183,6 +210,9 @@ pyodide_emcc_build = rule(
             default = "package",
             values = ["package", "static_library", "shared_library"],
             doc = "`build.type`.",
+        ),
+        "retain_test_patterns": attr.string_list(
+            doc = "`build._retain-test-patterns`: fnmatch patterns (relative to site-packages) of test files kept.",
         ),
         "unvendor_tests": attr.bool(default = True, doc = "Move tests out of the package (`build.unvendor-tests`)."),
         "version": attr.string(mandatory = True, doc = "`package.version`."),

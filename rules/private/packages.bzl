@@ -7,10 +7,15 @@ has no patches or extras), `<name>_build` (pyodide_pure_build), `<name>_site` (i
 `PyodidePackageInfo`). `requirements.run` become `deps` of `<name>`, `requirements.host` become `host_deps` of
 `<name>_build`. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
 
-Compiled recipes (`compiled` in RECIPES, see rules_pyodide.recipes_bzl) get a `pyodide_emcc_build` as `<name>_build`
-instead, for the profile chosen by `--//:pyodide`; host requirements that are library recipes become its
+Compiled recipes (`compiled` in RECIPES: found out from the source, see rules_pyodide.recipes_bzl) get a
+`pyodide_emcc_build` as `<name>_build` instead, for the profile chosen by `--//:pyodide`; host requirements that are library recipes become its
 `libraries`. A `static_library` recipe has no package: `<name>` is an alias of `<name>_build` (PyodideLibraryInfo)
 and it is not in `<all>`; a `shared_library` is a package installed into the runtime's library directory.
+
+A recipe that cannot be built (`RECIPES["broken"]`: it does not parse, or needs one that does not) gets
+`<name>`, `<name>_build`, `<name>_source` and `<name>_test` that fail with its one-line error when analysed
+(rules/private/broken.bzl); the other recipes build as usual, and `<all>` fails naming it. Deprecated keys
+(`RECIPES["warnings"]`) are printed as warnings.
 
 Recipes tagged `slow` (`package.tag`, e.g. numpy: minutes of compiling) are in `<all>` but left out of `<core>`
 (`//packages:core`, out `core_dist`): the package directory the integration tests build from scratch in fresh
@@ -24,6 +29,9 @@ compatible only with its profiles (`target_compatible_with`: `bazel build //...`
 another name. Requirements naming the package use the alias; `<all>`/`<core>` hold it for the profiles it has.
 `<dir>_test` runs in the recipe's first profile (a transition), whatever `--//:pyodide` says.
 
+`<out>_<profile>` (pyodide_profile_dist) is `<all>` built for that profile, for every profile of the table; that of
+the default profile is an alias of `<all>` (so under another `--//:pyodide` it follows the flag).
+
 `<name>_test` (pyodide_import_test) loads the package through our index in real Pyodide and imports its
 `test/imports`: pure-Python packages in the table's `PURE_TEST_RUNTIMES` (the oldest, `<name>_test`, and the newest,
 `<name>_test_<version>`), compiled ones in the runtime of the selected profile. A recipe with `test.script` (a Python
@@ -36,12 +44,14 @@ is not an input of the build, so editing it reruns the test only.
 load("@bazel_skylib//lib:paths.bzl", "paths")
 load("@rules_pyodide_table//:table.bzl", "DEFAULT_PROFILE", "PROFILES", "PURE_TEST_RUNTIMES")
 load("//toolchains:profile.bzl", "profile_setting")
+load(":broken.bzl", "pyodide_broken_recipe", "pyodide_broken_recipe_test")
 load(":dist.bzl", "pyodide_dist")
 load(":emcc_build.bzl", "pyodide_emcc_build")
 load(":file_package.bzl", "file_package")
 load(":import_test.bzl", "PROFILE", "pyodide_package_test")
 load(":package.bzl", "pyodide_package")
 load(":patch.bzl", "pyodide_patch")
+load(":profile_dist.bzl", "pyodide_profile_dist")
 load(":pure_build.bzl", "pyodide_pure_build")
 load(":run_test.bzl", "pyodide_run_test")
 load(":source_tree.bzl", "pyodide_source_tree")
@@ -51,7 +61,7 @@ _REFRESH = "bazel sync --only=pyodide_recipes"
 def _check_listing(recipes):
     """The repository rule cannot watch the directory listing: compare it with a glob, which Bazel does watch."""
     on_disk = sorted([path.split("/")[0] for path in native.glob(["*/meta.yaml"])])
-    known = sorted(recipes["recipes"].keys() + recipes["disabled"])
+    known = sorted(recipes["recipes"].keys() + recipes["disabled"] + recipes.get("stdlib", []) + recipes.get("broken", {}).keys())
     added = [d for d in on_disk if d not in known]
     removed = [d for d in known if d not in on_disk]
     if added or removed:
@@ -187,19 +197,25 @@ def _build(name, r, all_recipes, names):
         version = r["version"],
         wheel = r["wheel"],
         unvendor_tests = r["unvendor_tests"],
+        retain_test_patterns = r.get("retain_test_patterns", []),
         depends = [_display_name(all_recipes, names, d) for d in r["run"]],
         imports = r["imports"],
         host_deps = [":" + d for d in r["host"]],
+        executables = r.get("executables", []),
+        constraints = r.get("constraints", []),
+        build_extras = r.get("build_extras", []),
     )
     if not r.get("compiled"):
-        pyodide_pure_build(**common)
+        pyodide_pure_build(meta = r["meta"], **common)
         return
     pyodide_emcc_build(
+        allow_pure = r.get("allow_pure", False),
         type = r["type"],
         cflags = r["cflags"],
         cxxflags = r["cxxflags"],
         ldflags = r["ldflags"],
         script = r["script"],
+        cross_script = r.get("cross_script", ""),
         post = r["post"],
         backend_flags = r["backend_flags"],
         replace_libs = r["replace_libs"],
@@ -238,6 +254,14 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
     _check_profiles(all_recipes)
     _check_slow(all_recipes, names)
     _selected_aliases(all_recipes, names)
+    broken = recipes.get("broken", {})
+    for message in recipes.get("warnings", []):
+        print("warning: " + message)  # buildifier: disable=print
+    for recipe_name, message in broken.items():
+        # The usual names fail with the recipe's error; `<all>` needs them, so it fails too, naming it.
+        for suffix in ["", "_build", "_source"]:
+            pyodide_broken_recipe(name = recipe_name + suffix, message = message, visibility = ["//visibility:public"])
+        pyodide_broken_recipe_test(name = recipe_name + "_test", message = message)
 
     # `<name>_recipe_files`: what the recipes are made of, for `pyodide_release` (its provenance records each sha256).
     native.filegroup(name = name + "_recipe_files", srcs = _recipe_files(all_recipes), visibility = ["//visibility:public"])
@@ -292,11 +316,25 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
             imports = r["test_imports"],
             pyodide_versions = [PROFILE] if r.get("compiled") else PURE_TEST_RUNTIMES,
         )
+
+    # `dist_<profile>`: the package directory of every profile, side by side (see profile_dist.bzl). The default
+    # profile's is `<all>` itself: Bazel 4 gives even a transition to the value a flag already has its own output
+    # directory, which would build every package twice.
+    for profile in PROFILES:
+        if profile == DEFAULT_PROFILE:
+            native.alias(name = "{}_{}".format(out, profile), actual = ":" + name, visibility = ["//visibility:public"])
+            continue
+        pyodide_profile_dist(
+            name = "{}_{}".format(out, profile),
+            dist = ":" + name,
+            profile = profile,
+            visibility = ["//visibility:public"],
+        )
     for dist_name, dist_out, with_slow in ((name, out, True), (core, core_out, False)):
         pyodide_dist(
             name = dist_name,
             out = dist_out,
-            packages = _dist_packages(all_recipes, names, with_slow),
+            packages = _dist_packages(all_recipes, names, with_slow) + [":" + n for n in sorted(broken.keys())],
             pyodide_version = _per_profile("pyodide_version"),
             visibility = ["//visibility:public"],
         )

@@ -2,7 +2,8 @@
 
 One action, `rules-pyodide pure-build` (rules_pyodide.pure_build): the patched tree is built with its PEP 517 backend
 (`pip wheel --no-build-isolation --no-index`: backends come from the project interpreter, nothing is downloaded),
-installed into a site-packages tree, tests moved out when `unvendor_tests` is set, and written again as a
+installed into a site-packages tree (host compilers refused: a package that compiles fails here with one line
+naming the recipe and the file), tests moved out when `unvendor_tests` is set, and written again as a
 deterministic wheel; index fragments are written beside it. Outputs (under `<target name>/`): the wheel, `site/`,
 `tests/` and `fragments/`. The `site` output group is the installed tree (for `file_package`).
 """
@@ -35,6 +36,12 @@ def _pyodide_pure_build_impl(ctx):
     args.add_all(ctx.attr.depends, before_each = "--depends")
     args.add_all(ctx.attr.imports, before_each = "--imports")
     args.add_all(host_sites, before_each = "--host-site", expand_directories = False)
+    if ctx.attr.meta:
+        args.add("--meta", ctx.attr.meta)
+    args.add_all(ctx.attr.executables, before_each = "--executable")
+    args.add_all(ctx.attr.retain_test_patterns, before_each = "--retain-test-pattern")
+    args.add_all(ctx.attr.constraints, before_each = "--constraint")
+    args.add_all(ctx.attr.build_extras, before_each = "--build-extra")
     ctx.actions.run(
         executable = ctx.executable._tool,
         arguments = [args],
@@ -64,12 +71,26 @@ pyodide_pure_build = rule(
             providers = [PyodidePackageInfo],
             doc = "Host requirements (`requirements.host`): their installed trees are on PYTHONPATH while building.",
         ),
+        "build_extras": attr.string_list(
+            doc = "`requirements.build-extras`: PEP 508 build requirements that must be installed in the build " +
+                  "environment.",
+        ),
+        "constraints": attr.string_list(
+            doc = "`requirements.constraint`: PEP 508 constraints the build environment must satisfy.",
+        ),
+        "executables": attr.string_list(
+            doc = "`requirements.executable`: host programs the build needs; a missing one fails the build at once.",
+        ),
         "imports": attr.string_list(doc = "Top-level import names, for the index fragment."),
+        "meta": attr.string(doc = "The recipe file (e.g. `packages/six/meta.yaml`), named first in every error."),
         "package_name": attr.string(mandatory = True, doc = "`package.name` of the recipe."),
         "src": attr.label(
             allow_single_file = True,
             mandatory = True,
             doc = "The patched source tree (`:<name>_patched`).",
+        ),
+        "retain_test_patterns": attr.string_list(
+            doc = "`build._retain-test-patterns`: fnmatch patterns (relative to site-packages) of test files kept.",
         ),
         "unvendor_tests": attr.bool(
             default = True,

@@ -6,8 +6,8 @@ every `meta.yaml` through `ctx.path(Label)`: editing or deleting one re-runs the
 directory listing, so a new recipe directory is only seen when the rule re-runs: `local = True` re-runs it on every
 server start, and `pyodide_packages()` compares its own `glob` with the list and names the command that refreshes it.
 
-A recipe error does not fail the rule (every Bazel command would fail); `RECIPES["error"]` carries the message and
-`pyodide_packages()` fails with it. Patch and extra files need no watching: they are inputs of the build actions.
+A recipe error does not fail the rule (every Bazel command would fail), nor the other recipes: `RECIPES["broken"]`
+carries each bad recipe's message and `pyodide_packages()` gives that recipe targets that fail with it. Patch and extra files need no watching: they are inputs of the build actions.
 """
 
 def _label_string(label):
@@ -24,6 +24,7 @@ def _pyodide_recipes_impl(rctx):
     # Re-run when the converter or the recipe model changes.
     rctx.path(Label("//rules_pyodide:recipe.py"))
     rctx.path(Label("//rules_pyodide:index.py"))
+    rctx.path(Label("//rules_pyodide:sdist_kind.py"))
     for name in sorted([entry.basename for entry in packages_dir.readdir()]):
         if packages_dir.get_child(name).get_child("meta.yaml").exists:
             rctx.path(rctx.attr.packages.relative(":{}/meta.yaml".format(name)))

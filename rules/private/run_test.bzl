@@ -12,17 +12,8 @@ The runtime is `@pyodide_runtime_<version>//:files` (toolchains/pyodide_runtime.
 load("@bazel_skylib//lib:shell.bzl", "shell")
 load("@rules_pyodide_table//:table.bzl", "DEFAULT_PROFILE", "PROFILES")
 load("//toolchains:pyodide_runtime.bzl", "pyodide_runtime_repository_name")
-load(":common.bzl", "CLI_TOOL", "dist_action")
+load(":common.bzl", "CLI_TOOL", "TRANSITION_ALLOWLIST", "dist_action", "profile_transition")
 load(":providers.bzl", "PyodidePackageInfo")
-
-def _profile_transition_impl(_settings, attr):
-    return {"//:pyodide": attr.pyodide_version}
-
-_profile_transition = transition(
-    implementation = _profile_transition_impl,
-    inputs = [],
-    outputs = ["//:pyodide"],
-)
 
 def _pyodide_run_test_impl(ctx):
     infos = [dep[PyodidePackageInfo] for dep in ctx.attr.package + ctx.attr.packages]
@@ -72,12 +63,12 @@ _pyodide_run_test = rule(
     attrs = dict({
         "package": attr.label(
             mandatory = True,
-            cfg = _profile_transition,
+            cfg = profile_transition,
             providers = [PyodidePackageInfo],
             doc = "The package under test (`//packages:<name>`), built with `--//:pyodide=<pyodide_version>`.",
         ),
         "packages": attr.label_list(
-            cfg = _profile_transition,
+            cfg = profile_transition,
             providers = [PyodidePackageInfo],
             doc = "More packages for the package directory (what `src` needs besides `package`, e.g. pytest).",
         ),
@@ -90,10 +81,6 @@ _pyodide_run_test = rule(
             doc = "The runtime's package.json: its directory is the runtime.",
         ),
         "src": attr.label(mandatory = True, allow_single_file = [".py"], doc = "The Python test file."),
-        "_allowlist_function_transition": attr.label(
-            default = "@bazel_tools//tools/allowlists/function_transition_allowlist",
-            doc = "Required by Bazel for rules with a Starlark transition.",
-        ),
         "_cli": attr.label(
             default = "//rules_pyodide:cli",
             executable = True,
@@ -101,7 +88,7 @@ _pyodide_run_test = rule(
             doc = "`rules-pyodide`, run by the test (`run`).",
         ),
         "_runner": attr.label(default = "//js:run_in_pyodide", doc = "js/run_in_pyodide.js and what it loads."),
-    }, **CLI_TOOL),
+    }, **dict(CLI_TOOL, **TRANSITION_ALLOWLIST)),
 )
 
 def pyodide_run_test(name, package, src, pyodide_version = DEFAULT_PROFILE, runtime_version = None, packages = [], **kwargs):

@@ -1,8 +1,11 @@
-"""Checks the package directory that //packages:all builds (packages/dist): index files against the files shipped.
+"""Checks a profile's package directory (//packages:dist_<profile>): index files against the files shipped.
 
-Run by `bazel test //tests/bazel:packages_dist_test`; the working directory is the runfiles root of the workspace.
-pyodide-lock.json is validated with the `pyodide-lock` library (the format's own model). Importing the packages in
-a real Pyodide is the job of the runtime tests; here every byte the index promises is checked.
+    packages_dist_checks.py DIST_DIR PROFILE
+
+Run by `bazel test //tests/bazel:packages_dist_<profile>_test`; the working directory is the runfiles root of the
+workspace. pyodide-lock.json is validated with the `pyodide-lock` library (the format's own model), and every index
+carries the `info` of the profile's runtime (rules_pyodide/runtimes.json). Loading the packages in real Pyodide is
+dist_index_checks.py's job; here every byte the index promises is checked.
 """
 
 import base64
@@ -10,6 +13,7 @@ import csv
 import hashlib
 import io
 import json
+import sys
 import tarfile
 import unittest
 import zipfile
@@ -18,7 +22,11 @@ from typing import Any
 
 from pyodide_lock import PyodideLockSpec
 
-DIST = Path("packages/dist")
+from rules_pyodide.runtimes import load_table
+
+DIST = Path(sys.argv[1]) if len(sys.argv) > 2 else Path("packages/dist")
+PROFILE = load_table().profiles[sys.argv[2] if len(sys.argv) > 2 else load_table().default_profile]
+RUNTIME = load_table().runtimes[PROFILE.runtimes[0]]
 INDEXES = ("packages.json", "repodata.json", "pyodide-lock.json")
 
 
@@ -32,15 +40,25 @@ def load(name: str) -> dict[str, Any]:
     return value
 
 
-PROFILE_WHEEL_TAG = "-cp310-cp310-emscripten_3_1_14_wasm32.whl"
+PYTHON_TAG = "cp" + RUNTIME.python.replace(".", "")
+PROFILE_WHEEL_TAG = f"-{PYTHON_TAG}-{PYTHON_TAG}-{RUNTIME.wheel_platform}.whl"
 
 
 class PackagesDistTest(unittest.TestCase):
     def test_pyodide_lock_is_valid_for_the_pyodide_lock_library(self) -> None:
         lock = PyodideLockSpec.from_json(DIST / "pyodide-lock.json")
         lock.check_wheel_filenames()
-        self.assertEqual(lock.info.version, "0.21.3")
-        self.assertEqual(lock.info.python, "3.10.2")
+        self.assertEqual(lock.info.version, RUNTIME.version)
+        self.assertEqual(lock.info.python, RUNTIME.python_version)
+        self.assertEqual(lock.info.platform, RUNTIME.platform)
+        self.assertEqual(getattr(lock.info, "abi_version", None) or "", RUNTIME.abi_version)
+        for fmt in INDEXES:
+            info = load(fmt)["info"]
+            with self.subTest(fmt=fmt):
+                self.assertEqual(
+                    (info["platform"], info.get("python", RUNTIME.python_version)),
+                    (RUNTIME.platform, RUNTIME.python_version),
+                )
         self.assertGreaterEqual(len([p for p in lock.packages.values() if p.file_name.endswith(".whl")]), 8)
 
     def test_every_index_lists_the_same_packages_with_the_right_sha256(self) -> None:
@@ -67,7 +85,7 @@ class PackagesDistTest(unittest.TestCase):
     def test_wheels_are_tagged_by_content_with_a_valid_record(self) -> None:
         for wheel in sorted(DIST.glob("*.whl")):
             with self.subTest(wheel=wheel.name), zipfile.ZipFile(wheel) as zf:
-                # A wheel with extension modules fits only the default profile's runtime (Pyodide 0.21.3).
+                # A wheel with extension modules fits only the profile's runtimes: it carries their tag.
                 compiled = any(n.endswith(".so") for n in zf.namelist())
                 self.assertTrue(wheel.name.endswith(PROFILE_WHEEL_TAG if compiled else "-py3-none-any.whl"))
                 record_name = next(n for n in zf.namelist() if n.endswith(".dist-info/RECORD"))
@@ -93,4 +111,4 @@ class PackagesDistTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    unittest.main(argv=sys.argv[:1])

@@ -36,9 +36,9 @@ emscripten_file_package = rule(
         ),
         "lz4": attr.bool(default = False, doc = "Pass `--lz4`."),
         "_reference": attr.label(
-            default = "@emscripten_reference//:tools/file_packager.py",
+            default = "@emscripten_3_1_6//:emscripten/tools/file_packager.py",
             allow_single_file = True,
-            doc = "emscripten's tools/file_packager.py.",
+            doc = "emscripten 3.1.6's tools/file_packager.py (Debian's, in the emscripten-3.1.6 toolchain tree).",
         ),
         "_runner": attr.label(
             default = "//tests/bazel:emscripten_file_packager",

@@ -1,7 +1,9 @@
 # kiwisolver's C++ solver: solves a small layout, and its errors, which are C++ exceptions thrown by the solver
 # (kiwi::DuplicateConstraint, ...) and caught by the binding, arrive as the Python exceptions (exception catching
 # works: with it off, a throw aborts the runtime). The extension must really throw: it imports __cxa_throw and the
-# invoke_* trampolines from the runtime.
+# invoke_* trampolines from the runtime (JS exceptions, 0.21/0.23), or the runtime's C++ exception tag (wasm
+# exceptions, 0.28+: the throw and catch are wasm instructions, with no JS trampoline).
+import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,8 +22,16 @@ from kiwisolver import (
 
 code = Path(_cext.__file__).read_bytes()
 assert code[:4] == b"\0asm", _cext.__file__
-for needed in (b"__cxa_throw", b"__cxa_begin_catch", b"__cxa_find_matching_catch_2", b"invoke_vi"):
-    assert needed in code, needed  # imported from the runtime (SIDE_MODULE=2 keeps no other names)
+needed: tuple[bytes, ...]
+absent: tuple[bytes, ...]
+if "-fwasm-exceptions" in sysconfig.get_config_var("CONFIGURE_CFLAGS"):
+    needed, absent = (b"__cxa_throw", b"__cxa_begin_catch", b"__cpp_exception"), (b"invoke_vi",)
+else:
+    needed, absent = (b"__cxa_throw", b"__cxa_begin_catch", b"__cxa_find_matching_catch_2", b"invoke_vi"), ()
+for name in needed:
+    assert name in code, name  # imported from the runtime (SIDE_MODULE=2 keeps no other names)
+for name in absent:
+    assert name not in code, name
 assert kiwisolver.__kiwi_version__ == "1.4.2" and kiwisolver.__version__ == "1.4.5", kiwisolver.__version__
 
 
