@@ -33,7 +33,8 @@ rules_pyodide.sdist_kind: the archive is read from `--distdir`, where `rules-pyo
 its digest; a `source.path` tree is read in place), or when the recipe itself says so: `build.type` is a library, a
 compile key is set (cflags, cxxflags, ldflags, script, post, cross-script, backend-flags, replace-libs, a
 non-default exports), or a host requirement is a library recipe. `package.tag: [compiled]` is still accepted and
-forces it, but is never needed. When the archive is not in the distdir (not fetched yet, or another digest), `kind`
+forces it, but is never needed; `package.tag: [pure]` forces pure, for a source whose C files are not built (Cython
+with its self-compilation patched out). When the archive is not in the distdir (not fetched yet, or another digest), `kind`
 is `unknown` and the recipe takes the emcc path, as pyodide-build does for every recipe, with `allow_pure` (a build
 that makes no extension module is then not an error). `kind_reason` says why. `libraries` are
 the host requirements that are library recipes (compiled and linked against), `host` the others. A shared library
@@ -63,6 +64,10 @@ DEFAULT_SOURCE_RULE = "@//rules/private:source_repository.bzl"
 _COMPILED_KEYS = ("cflags", "cxxflags", "ldflags", "script", "post", "cross_script", "backend_flags", "replace_libs")
 _LIBRARY_TYPES = ("static_library", "shared_library")
 COMPILED_TAG = "compiled"
+# `package.tag: [pure]`: the recipe builds no extension although its source has C files (Cython 3.0.12: its sdist
+# compiles Cython itself unless told not to, which the recipe's patch does). A wrong `pure` is caught by the pure
+# build, which refuses host compilers.
+PURE_TAG = "pure"
 # The standard-library modules Pyodide unvendors into packages of its own (cpython_module recipes from 0.22, built by
 # its Makefile or `_cpython_dynlib` recipes in 0.21): every runtime ships them, so requiring one needs no recipe.
 STDLIB_MODULES = ("distutils", "hashlib", "lzma", "pydecimal", "pydoc_data", "sqlite3", "ssl", "test")
@@ -89,6 +94,13 @@ def archive_name(url: str) -> str:
 
 def repository_name(canonical: str) -> str:
     return "pyodide_source_" + re.sub(r"[^A-Za-z0-9_]", "_", canonical)
+
+
+def _declared_why(recipe: Recipe) -> str:
+    if recipe.build.type in _LIBRARY_TYPES:
+        return f"build.type {recipe.build.type}"
+    keys = [key for key in _COMPILED_KEYS if getattr(recipe.build, key)]
+    return "build." + ", build.".join(keys) if keys else "a compile key or a library requirement"
 
 
 def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
@@ -167,6 +179,10 @@ def _entry(
     exports = list(build.exports) if isinstance(build.exports, tuple) else [build.exports]
     declared = is_compiled(recipe, libraries)
     kind, reason = source_kind(meta, recipe, distdir) if build.type == "package" else ("compiled", build.type)
+    if PURE_TAG in recipe.package.tag:
+        if declared:
+            raise RecipeError(f"{meta}: package.tag: {PURE_TAG!r}, but the recipe compiles ({_declared_why(recipe)})")
+        kind, reason = "pure", f"package.tag {PURE_TAG!r} (the source alone says: {reason})"
     return {
         "name": recipe.name,
         "canonical_name": recipe.canonical_name,

@@ -253,3 +253,15 @@ def test_per_profile_libraries_are_refused(tmp_path: Path) -> None:
     data = convert(tmp_path)
     assert "libz" not in data["recipes"]
     assert "package.profiles: not supported for build.type static_library" in data["broken"]["libz"]
+
+
+def test_pure_tag_forces_the_pure_path(tmp_path: Path) -> None:
+    recipe(tmp_path, "a", simple("a").replace("version: '1.0'\n", "version: '1.0'\n  tag: [pure]\n"))
+    entry = convert(tmp_path)["recipes"]["a"]
+    assert (entry["compiled"], entry["kind"]) == (False, "pure") and "package.tag 'pure'" in entry["kind_reason"]
+    recipe(
+        tmp_path,
+        "a",
+        simple("a", extra="build:\n  cflags: -O2\n").replace("version: '1.0'\n", "version: '1.0'\n  tag: [pure]\n"),
+    )
+    assert "package.tag: 'pure', but the recipe compiles (build.cflags)" in convert(tmp_path)["broken"]["a"]
