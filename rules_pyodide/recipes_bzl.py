@@ -34,10 +34,10 @@ its digest; a `source.path` tree is read in place), or when the recipe itself sa
 compile key is set (cflags, cxxflags, ldflags, script, post, cross-script, backend-flags, replace-libs, a
 non-default exports), or a host requirement is a library recipe. `package.tag: [compiled]` is still accepted and
 forces it, but is never needed; `package.tag: [pure]` forces pure, for a source whose C files are not built (Cython
-with its self-compilation patched out). When the archive is not in the distdir (not fetched yet, or another digest), `kind`
-is `unknown` and the recipe takes the emcc path, as pyodide-build does for every recipe, with `allow_pure` (a build
-that makes no extension module is then not an error). `kind_reason` says why. `libraries` are
-the host requirements that are library recipes (compiled and linked against), `host` the others. A shared library
+with its self-compilation patched out). When the archive is not in the distdir (not fetched yet, or another digest),
+`kind` is `unknown` and the recipe takes the emcc path, as pyodide-build does for every recipe, with `allow_pure` (a
+build that makes no extension module is then not an error). `kind_reason` says why. `libraries` are the host
+requirements that are library recipes (compiled and linked against), `host` the others. A shared library
 in requirements.host must be in requirements.run too (it is loaded at run time), a static one must not.
 """
 
