@@ -653,8 +653,8 @@ def load_each(directory: str | Path, runtime_packages: Iterable[str] = ()) -> tu
         message = _missing(meta, recipe, all_dirs, runtime)
         if message:
             errors[name] = message
-    good = {c: _merged([r for n, _, r in items if n not in errors]) for c, items in by_canonical.items()}
-    good = {c: r for c, r in good.items() if r is not None}
+    merged = {c: _merged([r for n, _, r in items if n not in errors]) for c, items in by_canonical.items()}
+    good = {c: r for c, r in merged.items() if r is not None}
     for cycle in _find_cycles(good):
         message = "dependency cycle: " + " -> ".join(good[c].name for c in cycle)
         for member in cycle:
