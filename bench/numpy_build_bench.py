@@ -1,14 +1,16 @@
-"""Benchmark: a cold build of //packages:numpy, and the rebuild after one of its patches changes.
+"""Benchmark: a cold build of //packages:numpy, and the rebuild after one recipe edit, for each profile with numpy.
 
-    python -m bench.numpy_build_bench [--jobs N]
+    python -m bench.numpy_build_bench [--jobs N] [--profile P ...]
 
 Runs in a fresh checkout of this working tree (in a new directory, linking this checkout's tool wheels and recipe
-distdir: nothing is downloaded) with its own output base and no cache, so "cold" means every action runs:
+distdir: nothing is downloaded) with its own output base and no cache, so "cold" means every action runs. For each
+profile (PROFILES: 0.21.3 gives numpy 1.22.4, packages/numpy; 0.29.5 numpy 2.2.5, packages/numpy2):
 
-1. cold: `bazel build //packages:numpy` (source, patch, the one PyodideEmccBuild action, file package);
-2. rebuild: a line is added to the description of patches/0004 (what `patch` ignores, so the patched tree comes out
-   the same) and the build runs again: the patch action and the numpy compile (its recipe directory is an input of
-   the build) rerun, nothing else.
+1. cold: `bazel build //packages:numpy --//:pyodide=P` (source, patch, the one PyodideEmccBuild action, file
+   package; for 0.29.5 also the pure Cython 3 recipe it builds with);
+2. rebuild: a line is added to the description of the recipe's EDITED file (numpy 1.22.4: patches/0004, what `patch`
+   ignores, so the patched tree comes out the same; numpy 2.2.5 has no patch: a comment line of its meta.yaml, also
+   an input of its compile action) and the build runs again: the numpy compile (and the patch action) rerun.
 
 Each build writes Bazel's execution log (`--execution_log_json_file`); the table counts the actions that ran, by
 mnemonic, and gives the wall time of each build. numpy compiles inside one action with `NPY_NUM_BUILD_JOBS`
@@ -32,7 +34,11 @@ from rich.table import Table
 
 from bench.workspace_copy import checkout
 
-PATCH = Path("packages/numpy/patches/0004-random-float-fill-returns-void.patch")
+# profile -> (recipe file edited before the rebuild, the line added at its top).
+PROFILES = {
+    "0.21.3": (Path("packages/numpy/patches/0004-random-float-fill-returns-void.patch"), "(benchmark: a line)\n"),
+    "0.29.5": (Path("packages/numpy2/meta.yaml"), "# benchmark: one more line\n"),
+}
 
 
 @dataclass(frozen=True)
@@ -60,9 +66,9 @@ def executed(log: Path) -> Counter[str]:
     return counts
 
 
-def build(workspace: Path, output_base: Path, log: Path, jobs: int) -> Run:
+def build(workspace: Path, output_base: Path, log: Path, jobs: int, profile: str) -> Run:
     command = ["bazel", f"--output_base={output_base}", "build", "--symlink_prefix=/", f"--jobs={jobs}"]
-    command += [f"--execution_log_json_file={log}", "//packages:numpy"]
+    command += [f"--execution_log_json_file={log}", f"--//:pyodide={profile}", "//packages:numpy"]
     start = time.monotonic()
     result = subprocess.run(command, cwd=workspace, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - start
@@ -74,29 +80,34 @@ def build(workspace: Path, output_base: Path, log: Path, jobs: int) -> Run:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=2, help="Bazel --jobs (default 2: the 2-core reference machine)")
+    parser.add_argument("--profile", action="append", choices=sorted(PROFILES), help="default: every one of PROFILES")
     args = parser.parse_args()
-    console = Console(width=140)
-    with tempfile.TemporaryDirectory(prefix="numpy-bench.") as tmp:
-        workspace = checkout(Path(tmp) / "rules_pyodide")
-        output_base = Path(tmp) / "output_base"
-        try:
-            console.print(f"cold build of //packages:numpy in {workspace} ...")
-            cold = build(workspace, output_base, Path(tmp) / "cold.json", args.jobs)
-            patch = workspace / PATCH
-            patch.write_text("(benchmark: one more line of description)\n" + patch.read_text(encoding="utf-8"))
-            console.print(f"rebuild after editing {PATCH} ...")
-            rebuild = build(workspace, output_base, Path(tmp) / "rebuild.json", args.jobs)
-        finally:
-            subprocess.run(["bazel", f"--output_base={output_base}", "shutdown"], cwd=workspace, check=False)
-            subprocess.run(["chmod", "-R", "u+w", str(output_base)], check=False)
-    table = Table(title=f"//packages:numpy (numpy 1.22.4, Pyodide 0.21.3 profile), {os.cpu_count()} cores")
-    table.add_column("build")
-    table.add_column("wall time", justify="right")
-    table.add_column("actions run", justify="right")
-    table.add_column("PyodideEmccBuild", justify="right")
-    table.add_column("by mnemonic")
-    for name, run in (("cold", cold), ("after editing one patch", rebuild)):
+    console = Console(width=160)
+    runs: list[tuple[str, str, Run]] = []
+    for profile in args.profile or sorted(PROFILES):
+        edited, line = PROFILES[profile]
+        with tempfile.TemporaryDirectory(prefix="numpy-bench.") as tmp:
+            workspace = checkout(Path(tmp) / "rules_pyodide")
+            output_base = Path(tmp) / "output_base"
+            try:
+                console.print(f"Pyodide {profile}: cold build of //packages:numpy in {workspace} ...")
+                cold = build(workspace, output_base, Path(tmp) / "cold.json", args.jobs, profile)
+                runs.append((profile, "cold", cold))
+                target = workspace / edited
+                target.write_text(line + target.read_text(encoding="utf-8"))
+                console.print(f"Pyodide {profile}: rebuild after editing {edited} ...")
+                rebuild = build(workspace, output_base, Path(tmp) / "rebuild.json", args.jobs, profile)
+                runs.append((profile, f"after editing {edited.name}", rebuild))
+            finally:
+                subprocess.run(["bazel", f"--output_base={output_base}", "shutdown"], cwd=workspace, check=False)
+                subprocess.run(["chmod", "-R", "u+w", str(output_base)], check=False)
+    table = Table(title=f"//packages:numpy per profile (fresh checkout and output base each), {os.cpu_count()} cores")
+    numbers = ("wall time", "actions run", "PyodideEmccBuild")
+    for column in ("profile", "build", *numbers, "by mnemonic"):
+        table.add_column(column, justify="right" if column in numbers else "left")
+    for profile, name, run in runs:
         table.add_row(
+            profile,
             name,
             f"{run.seconds:.0f} s",
             str(sum(run.actions.values())),
@@ -104,7 +115,6 @@ def main() -> int:
             ", ".join(f"{m} {n}" for m, n in sorted(run.actions.items())),
         )
     console.print(table)
-    console.print(f"rebuild / cold: {rebuild.seconds / cold.seconds:.2f}")
     return 0
 
 

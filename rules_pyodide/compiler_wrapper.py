@@ -18,9 +18,13 @@ with any interpreter and no PYTHONPATH.
 - Other links (configure's test programs): compiled and linked as a program with the profile's flags.
 Include directories inside the host's site-packages (`numpy.get_include()` of the host's numpy) become the same
 directory of a compiled host requirement's tree (`target_sites`, e.g. the numpy recipe's wasm32 headers) when it
-has one; others (architecture-independent headers such as pybind11's) are kept.
+has one; others (architecture-independent headers such as pybind11's) are kept. numpy's include directory moved
+from `numpy/core/include` (1.x) to `numpy/_core/include` (2.x): either one maps to whichever the requirement has,
+so the host's numpy 2 serves recipes built against numpy 1.22.4 (0.21.3) and 2.2.5 (0.29.5) alike.
 Host-only flags (-pthread, -march, -g, -O*, -Wl,-rpath, -fstack-protector*, ...) are dropped; the profile's -O2
-applies. Every command and its output is appended to the build log.
+applies, except to programs (a configure check's test program, linked by emcc as JS + wasm): `-O0` there, which
+finds the same symbols and skips wasm-opt and the JS optimizer (a third of each check's time; numpy's meson setup
+links about 130 of them). Every command and its output is appended to the build log.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from typing import Any
 
 CXX_SOURCES = (".cc", ".cpp", ".cxx", ".c++", ".C", ".mm")
 COMPILE_ONLY = ("-c", "-E", "-S", "-M", "-MM")
+# Optimization of programs (configure checks): the last -O wins.
+PROGRAM_OPT = "-O0"
 DROP = ("-pthread", "-g", "-g3", "-ggdb", "-fno-semantic-interposition", "-flto", "-fno-plt")
 DROP_PREFIXES = (
     "-march=",
@@ -74,6 +80,10 @@ def _host_path(arg: str, flag: str, host_dirs: Sequence[str]) -> bool:
     return any(path == d or path.startswith(d + "/") for d in host_dirs)
 
 
+# The same include directory under another name in another major version of a package (numpy 2 moved numpy.core).
+INCLUDE_ALIASES = {"numpy/core/include": "numpy/_core/include", "numpy/_core/include": "numpy/core/include"}
+
+
 def map_include(path: str, config: dict[str, Any]) -> str:
     """A directory under the host's site-packages -> the same directory of a compiled host requirement, if any."""
     norm = os.path.normpath(path)
@@ -81,25 +91,15 @@ def map_include(path: str, config: dict[str, Any]) -> str:
         site = os.path.normpath(site)
         if norm.startswith(site + "/"):
             rel = norm[len(site) + 1 :]
+            candidates = [rel]
+            for old, new in INCLUDE_ALIASES.items():
+                if rel == old or rel.startswith(old + "/"):
+                    candidates.append(new + rel[len(old) :])
             for target in config.get("target_sites", []):
-                for cand in _same_dirs(rel):
-                    if os.path.isdir(os.path.join(target, cand)):
-                        return os.path.join(target, cand)
+                for candidate in candidates:
+                    if os.path.isdir(os.path.join(target, candidate)):
+                        return os.path.join(target, candidate)
     return path
-
-
-# numpy 2 moved numpy/core to numpy/_core: a host numpy 2 (the one Python 3.13 hosts get) names its headers
-# numpy/_core/include, which a numpy 1.x recipe's tree holds as numpy/core/include.
-RENAMED_DIRS = (("numpy/_core/", "numpy/core/"),)
-
-
-def _same_dirs(rel: str) -> list[str]:
-    """rel, then the names the same directory has in older releases of its package."""
-    out = [rel]
-    for new, old in RENAMED_DIRS:
-        if (rel + "/").startswith(new):
-            out.append((old + (rel + "/")[len(new) :]).rstrip("/"))
-    return out
 
 
 def filter_args(args: Sequence[str], config: dict[str, Any]) -> list[str]:
@@ -201,7 +201,8 @@ def command(tool: str, argv: Sequence[str], config: dict[str, Any]) -> list[str]
         has_sources = any(a.endswith((".c", *CXX_SOURCES)) for a in args)
         front = [*cflags, *include_flags(config), *recipe_cflags] if has_sources else []
         return [compiler, *front, *args, *lib_dirs, *link, *config.get("ldflags", [])]
-    return [compiler, *cflags, *include_flags(config), *recipe_cflags, *args, *lib_dirs, *config.get("ldflags", [])]
+    program = [compiler, *cflags, *include_flags(config), *recipe_cflags, *args, *lib_dirs, *config.get("ldflags", [])]
+    return [*program, PROGRAM_OPT]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,12 +31,14 @@ First, each `--executable` (requirements.executable) must be on PATH, or the bui
    $STDLIB_MODULE_CFLAGS (0.21), $PYTHONINCLUDE, $TARGETINSTALLDIR (`include/pythonX.Y` -> the profile's headers),
    $HOSTINSTALLDIR/$HOSTSITEPACKAGES (the build interpreter), $NUMPY_LIB (a numpy host requirement's tree),
    $PYODIDE_ROOT (the scratch directory: there is no Pyodide tree), $CMAKE_TOOLCHAIN_FILE (emscripten's) and
-   $MESON_CROSS_FILE (written here, naming the wrappers); emcc/em++/emar/emranlib are the wrappers too, and
-   emconfigure/emmake/emcmake/embuilder are on PATH (HELPERS);
+   $MESON_CROSS_FILE (the profile's, naming the wrappers: rules_pyodide.meson_cross); emcc/em++/emar/emranlib are
+   the wrappers too, and emconfigure/emmake/emcmake/embuilder are on PATH (HELPERS);
    variables it exports are seen by the build that follows (as Pyodide's own build does). `build.cross-script`
    runs next, the same way; what it exports is seen by the build but not by `build.post`.
 3. package: `pip wheel --no-build-isolation --no-index` (the package's own setup.py / PEP 517 backend), installed
-   into a site-packages tree; every extension module is renamed from the host's EXT_SUFFIX to the profile's, and
+   into a site-packages tree. A meson-python build gets `$MESON_CROSS_FILE` and `build-dir=build` as config settings;
+   `$NINJA` is the interpreter's ninja, and `cython` on PATH runs the Cython that PYTHONPATH gives. Every extension
+   module is renamed from the host's EXT_SUFFIX to the profile's, and
    must be a wasm module, and there must be one unless `--allow-pure` (the recipe was not known to compile: its
    source could not be looked into). Libraries: the script must have installed `lib/*.a` (static) or `lib/*.so`
    (shared).
@@ -56,11 +58,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from rules_pyodide import meson_cross
 from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment, sha256_file, write_atomic
 from rules_pyodide.pure_build import (
     BuildError,
@@ -162,6 +166,11 @@ def write_shims(bin_dir: Path, config: Path) -> None:
             encoding="utf-8",
         )
         shim.chmod(0o755)
+    # `cython` (meson looks for it on PATH, for the build machine): the Cython of this interpreter's path, so a
+    # host requirement on PYTHONPATH (packages/cython) wins over the one installed beside the interpreter.
+    cython = bin_dir / "cython"
+    cython.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m cython "$@"\n', encoding="utf-8")
+    cython.chmod(0o755)
 
 
 def write_helpers(bin_dir: Path) -> None:
@@ -181,15 +190,19 @@ def cmake_toolchain_file(emcc: Path) -> str:
     return ""
 
 
-def meson_cross_file(path: Path, bin_dir: Path) -> Path:
-    """A meson cross file for wasm32-emscripten naming the wrappers (pyodide-build's MESON_CROSS_FILE)."""
-    path.write_text(
-        "[binaries]\n"
-        f"c = '{bin_dir / 'cc'}'\ncpp = '{bin_dir / 'c++'}'\nar = '{bin_dir / 'ar'}'\n"
-        "exe_wrapper = 'node'\npkg-config = 'pkg-config'\n\n"
-        "[host_machine]\nsystem = 'emscripten'\ncpu_family = 'wasm32'\ncpu = 'wasm32'\nendian = 'little'\n",
-        encoding="utf-8",
+def meson_cross_file(path: Path, bin_dir: Path, args: argparse.Namespace) -> Path:
+    """The profile's meson cross file naming the wrappers (pyodide-build's MESON_CROSS_FILE; rules_pyodide.meson_cross),
+    passed to meson-python builds by _build_package."""
+    search = os.environ.get("PATH", "/usr/bin:/bin")
+    text = meson_cross.cross_file(
+        bin_dir,
+        sys.executable,
+        shutil.which("node", path=search),
+        args.profile_cflag,
+        args.profile_ldflag,
+        shutil.which("pkg-config", path=search),
     )
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -246,7 +259,7 @@ def pyodide_variables(args: argparse.Namespace, scratch: Path, bin_dir: Path) ->
         "NUMPY_LIB": numpy[0] if numpy else "",
         "PYODIDE_ROOT": str(scratch),
         "CMAKE_TOOLCHAIN_FILE": cmake_toolchain_file(args.emcc),
-        "MESON_CROSS_FILE": str(meson_cross_file(scratch / "emscripten.meson.cross", bin_dir)),
+        "MESON_CROSS_FILE": str(meson_cross_file(scratch / "emscripten.meson.cross", bin_dir, args)),
     }
 
 
@@ -409,6 +422,9 @@ def _environment(args: argparse.Namespace, scratch: Path, config: Path) -> dict[
             "EM_FROZEN_CACHE": "1",
         }
     )
+    ninja = Path(sysconfig.get_path("scripts")) / "ninja"
+    if ninja.is_file():
+        env["NINJA"] = str(ninja)
     return env
 
 
@@ -457,7 +473,10 @@ def _build_package(
     dist = scratch / "dist"
     command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-v"]
     command += ["--no-cache-dir", "--disable-pip-version-check", "--wheel-dir", str(dist)]
-    command += [f"--config-settings={flag}" for flag in shlex.split(args.backend_flags)]
+    flags = shlex.split(args.backend_flags)
+    if meson_cross.uses_meson_python(src):
+        flags += meson_cross.backend_flags(Path(env["MESON_CROSS_FILE"]), flags)
+    command += [f"--config-settings={flag}" for flag in flags]
     _run([*command, str(src)], src, env, log, "the package build (pip wheel)")
     wheels = sorted(dist.glob("*.whl"))
     if len(wheels) != 1:

@@ -65,9 +65,8 @@ def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
     unknown = selected - {r.canonical_name for r in recipes.values()}
     if unknown:
         raise FetchError(f"no recipe named {', '.join(sorted(unknown))} in {packages}")
-    metas = {str(canonicalize_name(m.parent.name)): m for m in sorted(packages.glob("*/meta.yaml"))}
     result = []
-    for recipe in recipes.values():
+    for directory, recipe in recipes.items():
         source = recipe.source
         if source is None or source.url is None or recipe.package.disabled:
             continue
@@ -75,7 +74,7 @@ def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
             continue
         algorithm, digest = ("sha256", source.sha256) if source.sha256 else ("md5", source.md5)
         assert digest is not None  # recipe.py requires a checksum with a url
-        meta = str(metas[recipe.canonical_name])
+        meta = str(packages / directory / "meta.yaml")
         archive = archive_name(source.url)
         result.append(Wanted(recipe.name, recipe.package.version, meta, archive, algorithm, digest, source.url))
     return result

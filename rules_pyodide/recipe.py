@@ -19,7 +19,11 @@ not set) and `vendor_sharedlib_default(pyodide_version)` gives the default of th
 
 Directory rule for `load_recipes`: the directory name and `package/name` must be equal once canonicalized
 (PEP 503), so `packages/jinja2/meta.yaml` may hold `name: Jinja2` (as in Pyodide's own tree), but `packages/foo`
-may not hold `bar`.
+may not hold `bar` -- unless the recipe lists `package.profiles` (a rules_pyodide extension: the Pyodide ABI
+profiles it is for, e.g. `[0.29.5]`; default every profile). One package may then have several recipes, one per set
+of profiles, e.g. `packages/numpy` (numpy 1.22.4, `profiles: [0.21.3]`) and `packages/numpy2` (`name: numpy`,
+version 2.2.5, `profiles: [0.29.5]`): every recipe of a name must list its profiles, and no profile may be listed by
+two of them. Requirements name packages, so `numpy` means whichever of its recipes fits the profile.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
@@ -54,6 +58,8 @@ class Package:
     tag: tuple[str, ...] = ()
     disabled: bool = False
     pinned: bool = False
+    # rules_pyodide extension: the profiles (`--//:pyodide` values) this recipe is for; empty: every profile.
+    profiles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,6 +191,16 @@ def _string_list(key: str, value: object) -> tuple[str, ...]:
     return tuple(_string(f"{key}[{i}]", item) for i, item in enumerate(value))
 
 
+def _profiles(key: str, value: object) -> tuple[str, ...]:
+    items = _string_list(key, value)
+    if not items:
+        raise _Invalid(key, "expected at least one profile name (leave the key out for every profile)")
+    for i, item in enumerate(items):
+        if item in items[:i]:
+            raise _Invalid(f"{key}[{i}]", f"{item!r} is listed twice")
+    return items
+
+
 def _relative_path(key: str, value: object) -> str:
     text = _nonempty_string(key, value)
     pure = PurePosixPath(text)
@@ -302,6 +318,9 @@ SPEC: dict[str, dict[str, Key]] = {
         "tag": Key("tag", _string_list, "free tags grouping packages (core, always, min-scipy-stack, ...)", "[]"),
         "_disabled": Key("disabled", _bool, "the recipe is skipped, and cannot be depended on", "false"),
         "pinned": Key("pinned", _bool, "the version is pinned: automatic updaters leave the recipe alone", "false"),
+        "profiles": Key(
+            "profiles", _profiles, "rules_pyodide: the profiles (--//:pyodide) this recipe is for", "every profile"
+        ),
         "_tag": Key(
             "legacy_tag", _tag_list, "one tag (Pyodide 0.21-0.22)", "none", deprecated="use package.tag (a list)"
         ),
@@ -589,15 +608,15 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def load_recipes(directory: str | Path, runtime_packages: Iterable[str] = ()) -> dict[str, Recipe]:
-    """Load `directory/*/meta.yaml`, keyed by display name in canonical-name order, and check the graph; the first
-    error (a recipe's own, then a missing dependency, then a cycle) is raised.
+    """Load `directory/*/meta.yaml`, keyed by directory name (sorted), and check the graph; the first error (a
+    recipe's own, then a missing dependency, then a cycle) is raised.
 
     `runtime_packages` names packages the Pyodide runtime already ships; dependencies on them need no recipe.
     """
     recipes, errors = load_each(directory, runtime_packages)
     if errors:
         raise RecipeError(next(iter(errors.values())))
-    return {r.name: r for r in sorted(recipes.values(), key=lambda r: r.canonical_name)}
+    return recipes
 
 
 def load_each(directory: str | Path, runtime_packages: Iterable[str] = ()) -> tuple[dict[str, Recipe], dict[str, str]]:
@@ -610,36 +629,71 @@ def load_each(directory: str | Path, runtime_packages: Iterable[str] = ()) -> tu
     """
     directory = Path(directory)
     errors: dict[str, str] = {}
-    by_canonical: dict[str, tuple[str, Path, Recipe]] = {}
+    by_canonical: dict[str, list[tuple[str, Path, Recipe]]] = {}
     all_dirs = {str(canonicalize_name(m.parent.name)) for m in directory.glob("*/meta.yaml")}
     for meta in sorted(directory.glob("*/meta.yaml")):
         name = meta.parent.name
         try:
             recipe = load_recipe(meta)
-            if canonicalize_name(name) != recipe.canonical_name:
-                _fail(meta, f"package.name: {recipe.name!r} does not match the directory name {name!r}")
-            if recipe.canonical_name in by_canonical:
-                other = by_canonical[recipe.canonical_name][1]
-                _fail(meta, f"package.name: {recipe.name!r} is also defined in {other}")
+            if canonicalize_name(name) != recipe.canonical_name and not recipe.package.profiles:
+                _fail(
+                    meta,
+                    f"package.name: {recipe.name!r} does not match the directory name {name!r} "
+                    "(only a recipe that lists package.profiles may live in another directory)",
+                )
+            _check_profiles(meta, recipe, by_canonical.get(recipe.canonical_name, []))
         except RecipeError as err:
             errors[name] = str(err)
             continue
-        by_canonical[recipe.canonical_name] = (name, meta, recipe)
+        by_canonical.setdefault(recipe.canonical_name, []).append((name, meta, recipe))
+    entries = [entry for items in by_canonical.values() for entry in items]
+    all_dirs |= set(by_canonical)
     runtime = {str(canonicalize_name(n)) for n in runtime_packages}
-    for name, meta, recipe in by_canonical.values():
+    for name, meta, recipe in entries:
         message = _missing(meta, recipe, all_dirs, runtime)
         if message:
             errors[name] = message
-    good = {c: r for c, (n, _, r) in by_canonical.items() if n not in errors}
+    merged = {c: _merged([r for n, _, r in items if n not in errors]) for c, items in by_canonical.items()}
+    good = {c: r for c, r in merged.items() if r is not None}
     for cycle in _find_cycles(good):
         message = "dependency cycle: " + " -> ".join(good[c].name for c in cycle)
         for member in cycle:
-            name, meta, _ = by_canonical[member]
+            name, meta, _ = by_canonical[member][0]
             errors.setdefault(name, f"{meta}: {message}")
-    recipes = {n: r for n, _, r in by_canonical.values() if n not in errors}
-    metas = {n: m for n, m, _ in by_canonical.values()}
+    recipes = {n: r for n, _, r in entries if n not in errors}
+    metas = {n: m for n, m, _ in entries}
     propagate(recipes, errors, metas)
     return dict(sorted(recipes.items())), errors
+
+
+def _check_profiles(meta: Path, recipe: Recipe, others: Sequence[tuple[str, Path, Recipe]]) -> None:
+    """Recipes of one package must each list their profiles, and no profile twice."""
+    for other_name, other_meta, other in others:
+        if not recipe.package.profiles or not other.package.profiles:
+            _fail(
+                meta if not recipe.package.profiles else other_meta,
+                f"package.name: {recipe.name!r} has recipes in {other_name!r} and {meta.parent.name!r}: each must "
+                "list package.profiles (the profiles it is for)",
+            )
+        shared = sorted(set(recipe.package.profiles) & set(other.package.profiles))
+        if shared:
+            _fail(
+                meta,
+                f"package.profiles: {', '.join(shared)} also listed by {other_meta} for {recipe.name!r} "
+                "(one recipe per package and profile)",
+            )
+
+
+def _merged(recipes: Sequence[Recipe]) -> Recipe | None:
+    """The recipes of one package as one node of the dependency graph (the union of their requirements)."""
+    if not recipes:
+        return None
+    first = recipes[0]
+    if len(recipes) == 1:
+        return first
+    run = tuple(sorted({d for r in recipes for d in r.requirements.run}))
+    host = tuple(sorted({d for r in recipes for d in r.requirements.host}))
+    return dataclasses.replace(first, requirements=dataclasses.replace(first.requirements, run=run, host=host))
 
 
 def propagate(recipes: dict[str, Recipe], errors: dict[str, str], metas: Mapping[str, Path]) -> None:

@@ -18,8 +18,14 @@ root with a relative `--packages` so messages name `packages/<name>/meta.yaml`.
 rules_pyodide extensions of the format; `slow` is true for `package.tag: [slow]` (left out of `//packages:all`).
 
 Besides the recipe fields, each entry has values derived here, where PEP 440/503 are at hand: `wheel` (the wheel's
-file name, `<name>-<version>-py3-none-any.whl`), `archive` (the url's base name), `source_repo`, and `run`/`host`
-as directory names of the recipes they name.
+file name, `<name>-<version>-py3-none-any.whl`), `archive` (the url's base name), `source_repo`, and `run`/`host`/
+`test_requires` as the `//packages` targets of the packages they name (see below).
+
+Per-profile recipes (`package.profiles`, see rules_pyodide.recipe): a package name that has a recipe listing its
+profiles is a *selected name*: `RECIPES["names"][<canonical name>]` is `{"name": display name, "profiles": {profile:
+directory}}`, and `//packages:<canonical name>` is an alias that selects the recipe of the profile. Such a recipe's
+own package target is `<directory>_package` (its entry's `package_target`; `<directory>` otherwise), and
+requirements naming the package resolve to the alias, so a recipe that needs numpy gets the numpy of its profile.
 
 Compiled or pure is found out, not declared: `compiled` (built by `pyodide_emcc_build` for the selected Pyodide
 profile instead of `pyodide_pure_build`) is true when the recipe's source compiles anything (`kind`, see
@@ -27,10 +33,11 @@ rules_pyodide.sdist_kind: the archive is read from `--distdir`, where `rules-pyo
 its digest; a `source.path` tree is read in place), or when the recipe itself says so: `build.type` is a library, a
 compile key is set (cflags, cxxflags, ldflags, script, post, cross-script, backend-flags, replace-libs, a
 non-default exports), or a host requirement is a library recipe. `package.tag: [compiled]` is still accepted and
-forces it, but is never needed. When the archive is not in the distdir (not fetched yet, or another digest), `kind`
-is `unknown` and the recipe takes the emcc path, as pyodide-build does for every recipe, with `allow_pure` (a build
-that makes no extension module is then not an error). `kind_reason` says why. `libraries` are
-the host requirements that are library recipes (compiled and linked against), `host` the others. A shared library
+forces it, but is never needed; `package.tag: [pure]` forces pure, for a source whose C files are not built (Cython
+with its self-compilation patched out). When the archive is not in the distdir (not fetched yet, or another digest),
+`kind` is `unknown` and the recipe takes the emcc path, as pyodide-build does for every recipe, with `allow_pure` (a
+build that makes no extension module is then not an error). `kind_reason` says why. `libraries` are the host
+requirements that are library recipes (compiled and linked against), `host` the others. A shared library
 in requirements.host must be in requirements.run too (it is loaded at run time), a static one must not.
 """
 
@@ -57,6 +64,10 @@ DEFAULT_SOURCE_RULE = "@//rules/private:source_repository.bzl"
 _COMPILED_KEYS = ("cflags", "cxxflags", "ldflags", "script", "post", "cross_script", "backend_flags", "replace_libs")
 _LIBRARY_TYPES = ("static_library", "shared_library")
 COMPILED_TAG = "compiled"
+# `package.tag: [pure]`: the recipe builds no extension although its source has C files (Cython 3.0.12: its sdist
+# compiles Cython itself unless told not to, which the recipe's patch does). A wrong `pure` is caught by the pure
+# build, which refuses host compilers.
+PURE_TAG = "pure"
 # The standard-library modules Pyodide unvendors into packages of its own (cpython_module recipes from 0.22, built by
 # its Makefile or `_cpython_dynlib` recipes in 0.21): every runtime ships them, so requiring one needs no recipe.
 STDLIB_MODULES = ("distutils", "hashlib", "lzma", "pydecimal", "pydoc_data", "sqlite3", "ssl", "test")
@@ -83,6 +94,13 @@ def archive_name(url: str) -> str:
 
 def repository_name(canonical: str) -> str:
     return "pyodide_source_" + re.sub(r"[^A-Za-z0-9_]", "_", canonical)
+
+
+def _declared_why(recipe: Recipe) -> str:
+    if recipe.build.type in _LIBRARY_TYPES:
+        return f"build.type {recipe.build.type}"
+    keys = [key for key in _COMPILED_KEYS if getattr(recipe.build, key)]
+    return "build." + ", build.".join(keys) if keys else "a compile key or a library requirement"
 
 
 def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
@@ -161,6 +179,10 @@ def _entry(
     exports = list(build.exports) if isinstance(build.exports, tuple) else [build.exports]
     declared = is_compiled(recipe, libraries)
     kind, reason = source_kind(meta, recipe, distdir) if build.type == "package" else ("compiled", build.type)
+    if PURE_TAG in recipe.package.tag:
+        if declared:
+            raise RecipeError(f"{meta}: package.tag: {PURE_TAG!r}, but the recipe compiles ({_declared_why(recipe)})")
+        kind, reason = "pure", f"package.tag {PURE_TAG!r} (the source alone says: {reason})"
     return {
         "name": recipe.name,
         "canonical_name": recipe.canonical_name,
@@ -170,7 +192,7 @@ def _entry(
         "sha256": source.sha256,
         "md5": source.md5,
         "archive": archive,
-        "source_repo": repository_name(recipe.canonical_name) if source.url else None,
+        "source_repo": repository_name(str(canonicalize_name(meta.parent.name))) if source.url else None,
         "path": source.path,
         "extract_dir": source.extract_dir,
         "patches": list(source.patches),
@@ -203,6 +225,8 @@ def _entry(
         "unvendor_tests": recipe.build.unvendor_tests,
         "retain_test_patterns": list(recipe.build.retain_test_patterns),
         "wheel": wheel,
+        "profiles": list(recipe.package.profiles),
+        "package_target": meta.parent.name + "_package" if recipe.package.profiles else meta.parent.name,
     }
 
 
@@ -216,13 +240,16 @@ def convert(packages: Path, distdir: Path | None = None) -> dict[str, Any]:
     for meta in sorted(packages.glob("*/meta.yaml")):
         directories[str(canonicalize_name(meta.parent.name))] = meta.parent.name
         metas[meta.parent.name] = meta
+    names = _selected_names(metas, recipes, errors)
+    # Requirements name packages: a selected name's target is the alias named after it.
+    directories.update({n: n for n in names})
     notes: list[str] = []
     disabled = _disabled(recipes, directories, metas, notes)
     types = {d: r.build.type for d, r in recipes.items()}
     stdlib = sorted(d for d, r in recipes.items() if r.build.type == "cpython_module" and d not in disabled)
     entries: dict[str, Any] = {}
     for directory, recipe in sorted(recipes.items()):
-        if directory in disabled or directory in stdlib:
+        if directory in disabled or directory in stdlib or directory in errors:
             continue
         meta = metas[directory]
         try:
@@ -235,11 +262,33 @@ def convert(packages: Path, distdir: Path | None = None) -> dict[str, Any]:
     return {
         "error": None,
         "recipes": {d: e for d, e in entries.items() if d in live},
+        "names": {n: e for n, e in names.items() if all(d in live for d in e["profiles"].values())},
         "disabled": disabled,
         "stdlib": stdlib,
         "broken": dict(sorted(errors.items())),
         "warnings": warnings,
     }
+
+
+def _selected_names(metas: Mapping[str, Path], recipes: Mapping[str, Recipe], errors: dict[str, str]) -> dict[str, Any]:
+    """{canonical name: {"name", "profiles": {profile: directory}}} for names with per-profile recipes; a library
+    recipe with profiles is an error (libraries are linked by directory)."""
+    names: dict[str, Any] = {}
+    for directory, recipe in sorted(recipes.items()):
+        if not recipe.package.profiles or recipe.package.disabled:
+            continue
+        if recipe.build.type in _LIBRARY_TYPES:
+            errors[directory] = (
+                f"{metas[directory]}: package.profiles: not supported for build.type {recipe.build.type} "
+                "(libraries are linked by directory name)"
+            )
+            continue
+        entry = names.setdefault(recipe.canonical_name, {"name": recipe.name, "profiles": {}})
+        for profile in recipe.package.profiles:
+            entry["profiles"][profile] = directory
+    for entry in names.values():
+        entry["profiles"] = dict(sorted(entry["profiles"].items()))
+    return names
 
 
 def _disabled(
@@ -294,6 +343,7 @@ def starlark(value: object, indent: str = "") -> str:
 RECIPES_HEADER = '''"""Generated from {packages}/*/meta.yaml by rules_pyodide (python -m rules_pyodide.recipes_bzl).
 
 RECIPES: "error" (None, or a message that concerns every recipe), "recipes" (directory name -> recipe entry),
+"names" (canonical package name -> its per-profile recipes: "name", and "profiles": profile -> directory),
 "disabled" (directory names of recipes with package._disabled, or that need one), "stdlib" (cpython_module recipes:
 not built, the runtime ships its standard library; requiring one needs nothing), "broken" (directory name -> the
 one-line error of a recipe that cannot be built: its own, or one of a recipe it needs), "warnings" (deprecated keys
@@ -335,7 +385,7 @@ def write(packages: Path, output_dir: Path, distdir: str, source_rule: str) -> d
     try:
         data = convert(packages, Path(distdir))
     except RecipeError as err:
-        data = {"error": str(err), "recipes": {}, "disabled": [], "broken": {}, "warnings": []}
+        data = {"error": str(err), "recipes": {}, "names": {}, "disabled": [], "broken": {}, "warnings": []}
     write_atomic(output_dir / "recipes.bzl", RECIPES_HEADER.format(packages=packages) + f"RECIPES = {starlark(data)}\n")
     write_atomic(output_dir / "sources.bzl", sources_bzl(data, distdir, source_rule))
     return data

@@ -151,15 +151,27 @@ def package_record(
     }
 
 
-def _lock_packages(dist: Path) -> tuple[dict[str, str], dict[str, Any]]:
-    """(canonical package name -> file name, info) from the dist's pyodide-lock.json."""
+def _lock_entries(dist: Path) -> tuple[dict[str, str], dict[str, str], dict[str, Any]]:
+    """(canonical package name -> file name, -> version, info) from the dist's pyodide-lock.json."""
     lock = _load_json(dist / LOCK, "the package index")
     packages = lock.get("packages") if isinstance(lock, dict) else None
     info = lock.get("info") if isinstance(lock, dict) else None
     if not isinstance(packages, dict) or not isinstance(info, dict):
         raise ReleaseError(f"{dist / LOCK}: expected 'info' and 'packages' objects")
     files: dict[str, str] = {canonicalize_name(str(e["name"])): str(e["file_name"]) for e in packages.values()}
-    return files, info
+    versions: dict[str, str] = {canonicalize_name(str(e["name"])): str(e.get("version", "")) for e in packages.values()}
+    return files, versions, info
+
+
+def _recipe_of(recipes: Mapping[str, Mapping[str, Any]], versions: Mapping[str, str]) -> dict[str, str]:
+    """Canonical name -> the directory of its recipe; of a package with one recipe per profile (numpy: packages/numpy
+    and packages/numpy2), the one whose version the dist ships."""
+    found: dict[str, str] = {}
+    for d, r in sorted(recipes.items()):
+        name = canonicalize_name(str(r["name"]))
+        if name not in found or str(r.get("version")) == versions.get(name):
+            found[name] = d
+    return found
 
 
 def _package_files(directory: str, name: str, lock: Mapping[str, str], dist_files: set[str]) -> list[str]:
@@ -186,11 +198,15 @@ def toolchains(distributions: Sequence[str], extra: Mapping[str, str]) -> dict[s
 
 
 def _build_only(shipped: Sequence[str], recipes: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Recipes that shipped ones need at build time only (`host` requirements, linked `libraries`), transitively."""
+    """Recipes that shipped ones need at build time only (`host` requirements, linked `libraries`), transitively.
+    A requirement naming a package with per-profile recipes (its target is the canonical name, e.g. `numpy`) is the
+    shipped recipe of that name when there is one."""
     seen, todo = set(shipped), list(shipped)
+    shipped_dirs = {canonicalize_name(str(recipes[d]["name"])): d for d in shipped}
     while todo:
         recipe = recipes[todo.pop()]
-        for dep in [*(recipe.get("host") or []), *(recipe.get("libraries") or [])]:
+        for target in [*(recipe.get("host") or []), *(recipe.get("libraries") or [])]:
+            dep = shipped_dirs.get(canonicalize_name(target), target)
             if dep not in seen and dep in recipes:
                 seen.add(dep)
                 todo.append(dep)
@@ -204,9 +220,9 @@ def provenance(
     recipe_files: Mapping[str, Path],
     tools: Mapping[str, str],
 ) -> dict[str, Any]:
-    lock, info = _lock_packages(dist)
+    lock, versions, info = _lock_entries(dist)
     dist_files = {p.name for p in dist.iterdir()}
-    by_canonical: dict[str, str] = {canonicalize_name(str(r["name"])): d for d, r in recipes.items()}
+    by_canonical = _recipe_of(recipes, versions)
     names = sorted({n.removesuffix("-tests") if n not in by_canonical else n for n in lock})
     missing = [n for n in names if n not in by_canonical]
     if missing:

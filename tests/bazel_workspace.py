@@ -143,6 +143,13 @@ def file_digests(directory: Path) -> dict[str, str]:
     }
 
 
+# The release the reproducibility and remote-cache tests build from scratch: that of //packages:core (every recipe but
+# the slow ones such as numpy, which //:release ships), so that a cold build stays within the suite's time budget.
+RELEASE = "//packages:core_release"
+# Where that release directory is, under the output tree (`.bazel/bin`).
+RELEASE_DIR = Path("packages/core_release")
+
+
 @dataclass
 class Producer:
     """The first release build: its workspace and the spawns it ran (all local, all uploaded to the HTTP cache)."""
@@ -152,7 +159,7 @@ class Producer:
 
     @property
     def release(self) -> Path:
-        return self.ws.root / ".bazel" / "bin" / "packages" / "release"
+        return self.ws.root / ".bazel" / "bin" / RELEASE_DIR
 
 
 def checkout(base: Path, relative: str, path_prefix: str = "") -> Workspace:

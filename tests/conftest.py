@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from bazel_workspace import Producer, checkout, ci_flags
+from bazel_workspace import RELEASE, Producer, checkout, ci_flags
 
 from rules_pyodide.cache_server import CacheServer, running
 
@@ -28,7 +28,7 @@ def caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Cache
 def producer(tmp_path_factory: pytest.TempPathFactory, caches: dict[str, CacheServer]) -> Iterator[Producer]:
     ws = checkout(tmp_path_factory.mktemp("producer"), "rules_pyodide")
     try:
-        result, spawns = ws.logged_build(*ci_flags(caches["http"], "//:release"))
+        result, spawns = ws.logged_build(*ci_flags(caches["http"], RELEASE))
         assert spawns and not any(s["remoteCacheHit"] for s in spawns), "the HTTP cache was not empty"
         assert "Remote Cache" not in result.stderr, result.stderr  # every upload succeeded
         yield Producer(ws, spawns)

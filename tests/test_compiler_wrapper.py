@@ -60,15 +60,21 @@ def test_host_site_include_maps_to_the_compiled_requirement(tmp_path: Any) -> No
     ]
 
 
-def test_numpy2_host_include_maps_to_a_numpy1_recipe(tmp_path: Any) -> None:
-    # Python 3.13 hosts get a host numpy 2 (numpy/_core/include); the numpy 1.x recipe has numpy/core/include.
-    target = tmp_path / "numpy_build" / "site"
-    (target / "numpy" / "core" / "include").mkdir(parents=True)
-    site = "/venv/lib/python3.13/site-packages"
-    cfg = config(host_site_dirs=[site], target_sites=[str(target)])
-    mapped = str(target / "numpy" / "core" / "include")
-    assert filter_args([f"-I{site}/numpy/_core/include", "-c", "a.c"], cfg) == ["-I" + mapped, "-c", "a.c"]
-    assert filter_args([f"-I{site}/numpy/_corex", "-c", "a.c"], cfg) == [f"-I{site}/numpy/_corex", "-c", "a.c"]
+@pytest.mark.parametrize(("host", "target"), [("core", "_core"), ("_core", "core"), ("_core", "_core")])
+def test_numpy_include_maps_across_major_versions(tmp_path: Any, host: str, target: str) -> None:
+    """The host's numpy 2 (numpy/_core/include) serves a numpy 1 requirement (numpy/core/include) and back."""
+    tree = tmp_path / "numpy_build" / "site"
+    (tree / "numpy" / target / "include").mkdir(parents=True)
+    site = "/venv/lib/python3.11/site-packages"
+    cfg = config(host_site_dirs=[site], target_sites=[str(tree)])
+    assert filter_args([f"-I{site}/numpy/{host}/include", "-c", "a.c"], cfg)[0] == f"-I{tree}/numpy/{target}/include"
+
+
+def test_programs_link_at_O0() -> None:
+    """A configure check's program: the profile's flags, then -O0 (last wins) for the link."""
+    cmd = command("cc", ["conftest.c", "-o", "conftest", "-lm"], config())
+    assert cmd[:3] == ["EMCC", "-O2", "-fPIC"] and cmd[-1] == "-O0"
+    assert command("cc", ["-c", "a.c", "-o", "a.o"], config())[-1] == "a.o"  # compiles keep -O2
 
 
 def test_compile_c_and_cxx() -> None:

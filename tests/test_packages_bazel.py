@@ -20,7 +20,10 @@ from pathlib import Path
 import pytest
 from bazel_workspace import Workspace, copy_workspace
 
-from rules_pyodide.recipe import load_recipe
+from rules_pyodide.recipe import Recipe, load_recipe
+from rules_pyodide.runtimes import load_table
+
+DEFAULT_PROFILE = load_table().default_profile
 
 pytestmark = pytest.mark.bazel
 
@@ -48,30 +51,35 @@ def _edit(path: Path, old: str, new: str) -> str:
 # Incrementality
 
 
+def _in_core(recipe: Recipe) -> bool:
+    profiles = recipe.package.profiles
+    return "slow" not in recipe.package.tag and (not profiles or DEFAULT_PROFILE in profiles)
+
+
 def test_cold_null_and_incremental_builds(ws: Workspace) -> None:
-    cold = ws.spawns("//packages:all")
+    cold = ws.spawns("//packages:core")
     mnemonics = [s["mnemonic"] for s in cold]
-    # Recipes tagged slow (numpy) are not part of //packages:all.
-    metas = [m for m in (ws.root / "packages").glob("*/meta.yaml") if "slow" not in load_recipe(m).package.tag]
+    # //packages:core: every recipe of the default profile but those tagged slow (numpy; they are in //packages:all).
+    metas = [m for m in (ws.root / "packages").glob("*/meta.yaml") if _in_core(load_recipe(m))]
     assert mnemonics.count("PyodideBuild") + mnemonics.count("PyodideEmccBuild") == len(metas)  # compiled: Emcc
     # Static libraries are linked into their dependents, not shipped: the dist has every other recipe.
     recipes = len([m for m in metas if load_recipe(m).build.type != "static_library"])
     assert mnemonics.count("PyodideDist") == 1
-    assert (ws.root / ".bazel/bin/packages/dist/pyodide-lock.json").is_file()
+    assert (ws.root / ".bazel/bin/packages/core_dist/pyodide-lock.json").is_file()
 
-    assert ws.spawns("//packages:all") == []  # a null build runs nothing
+    assert ws.spawns("//packages:core") == []  # a null build runs nothing
 
     patch = ws.root / ATTRS_PATCH
     original = _edit(
         patch, '+readme = "README.md"', '+readme = {text = "attrs for Pyodide", content-type = "text/plain"}'
     )
     try:
-        rebuilt = sorted((s["mnemonic"], s["progressMessage"]) for s in ws.spawns("//packages:all"))
+        rebuilt = sorted((s["mnemonic"], s["progressMessage"]) for s in ws.spawns("//packages:core"))
     finally:
         patch.write_text(original)
     assert rebuilt == [
         ("PyodideBuild", "Building wheel of //packages:attrs_build"),
-        ("PyodideDist", f"Assembling //packages:all ({recipes} packages and their run requirements)"),
+        ("PyodideDist", f"Assembling //packages:core ({recipes} packages and their run requirements)"),
         ("PyodideFilePackage", "Packing 1 sources into //packages:attrs_files/attrs"),
         ("PyodidePatch", "Patching //packages:attrs_patched (1 patches, 0 extras)"),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -182,12 +183,13 @@ def test_top_level_not_a_mapping(tmp_path: Path) -> None:
     assert "expected a mapping, got list" in error_of(path)
 
 
-def test_load_recipes_keys_by_display_name_and_accepts_canonical_dir(tmp_path: Path) -> None:
+def test_load_recipes_keys_by_directory_and_accepts_canonical_dir(tmp_path: Path) -> None:
     write(tmp_path, "jinja2", simple("Jinja2", run=("markupsafe",)))
     write(tmp_path, "markupsafe", simple("MarkupSafe"))
     write(tmp_path, "b", simple("b", host=("Jinja2", "micropip")))
     recipes = load_recipes(tmp_path, runtime_packages=["micropip"])
-    assert list(recipes) == ["b", "Jinja2", "MarkupSafe"]
+    assert list(recipes) == ["b", "jinja2", "markupsafe"]
+    assert [r.name for r in recipes.values()] == ["b", "Jinja2", "MarkupSafe"]
     assert all(isinstance(r, Recipe) for r in recipes.values())
 
 
@@ -196,6 +198,57 @@ def test_directory_must_match_name(tmp_path: Path) -> None:
     with pytest.raises(RecipeError, match=r"package.name: 'bar' does not match the directory name 'foo'") as info:
         load_recipes(tmp_path)
     assert str(path) in str(info.value)
+
+
+def with_profiles(name: str, profiles: list[str], run: tuple[str, ...] = ()) -> str:
+    return simple(name, run=run).replace("version: '1.0'}", f"version: '1.0', profiles: {profiles}}}")
+
+
+def test_one_package_may_have_a_recipe_per_profile(tmp_path: Path) -> None:
+    write(tmp_path, "numpy", with_profiles("numpy", ["0.21.3"]))
+    write(tmp_path, "numpy2", with_profiles("numpy", ["0.29.5", "0.28.3"]))
+    write(tmp_path, "user", simple("user", run=("NumPy",)))
+    recipes = load_recipes(tmp_path)
+    assert list(recipes) == ["numpy", "numpy2", "user"]
+    assert recipes["numpy2"].package.profiles == ("0.29.5", "0.28.3")
+    assert recipes["user"].package.profiles == ()
+
+
+def test_recipes_of_one_package_must_list_disjoint_profiles(tmp_path: Path) -> None:
+    write(tmp_path, "numpy", simple("numpy"))
+    path = write(tmp_path, "numpy2", with_profiles("numpy", ["0.29.5"]))
+    with pytest.raises(RecipeError) as info:
+        load_recipes(tmp_path)
+    assert str(info.value) == (
+        f"{tmp_path / 'numpy' / 'meta.yaml'}: package.name: 'numpy' has recipes in 'numpy' and 'numpy2': each must "
+        "list package.profiles (the profiles it is for)"
+    )
+    write(tmp_path, "numpy", with_profiles("numpy", ["0.21.3", "0.29.5"]))
+    with pytest.raises(RecipeError) as info:
+        load_recipes(tmp_path)
+    assert str(info.value) == (
+        f"{path}: package.profiles: 0.29.5 also listed by {tmp_path / 'numpy' / 'meta.yaml'} for 'numpy' "
+        "(one recipe per package and profile)"
+    )
+
+
+def test_only_a_per_profile_recipe_may_live_in_another_directory(tmp_path: Path) -> None:
+    write(tmp_path, "numpy2", simple("numpy"))
+    with pytest.raises(RecipeError, match=r"only a recipe that lists package.profiles may live in another directory"):
+        load_recipes(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("profiles", "message"),
+    [
+        ("[]", r"package.profiles: expected at least one profile name"),
+        ("['0.29.5', '0.29.5']", r"package.profiles\[1\]: '0.29.5' is listed twice"),
+        ("0.29.5", r"package.profiles: expected a list of strings, got str"),
+    ],
+)
+def test_bad_profiles_name_the_key(tmp_path: Path, profiles: str, message: str) -> None:
+    path = write(tmp_path, "a", f"package: {{name: a, version: '1', profiles: {profiles}}}\nsource: {{path: src}}\n")
+    assert re.search(message, error_of(path))
 
 
 def test_missing_dependency_is_named(tmp_path: Path) -> None:
@@ -268,6 +321,7 @@ SPEC_CASES: dict[tuple[str, str], tuple[str, object, str]] = {
     ("package", "tag"): ("[core, always]", ("core", "always"), "package.tag"),
     ("package", "_disabled"): ("true", True, "package.disabled"),
     ("package", "pinned"): ("true", True, "package.pinned"),
+    ("package", "profiles"): ("['0.29.5']", ("0.29.5",), "package.profiles"),
     ("package", "_tag"): ("pyodide.test", ("pyodide.test",), "package.tag"),
     ("package", "_cpython_dynlib"): ("true", "cpython_module", "build.type"),
     ("source", "url"): ("https://example.invalid/x-1.tar.gz", "https://example.invalid/x-1.tar.gz", "source.url"),

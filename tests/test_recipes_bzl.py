@@ -224,3 +224,44 @@ def test_summary_prints_figures_and_errors(tmp_path: Path, capsys: pytest.Captur
     )
     assert out[1].startswith(f"error: {packages / 'bad' / 'meta.yaml'}: build.colour: unknown key")
     assert not (tmp_path / "out").exists()
+
+
+def test_per_profile_recipes_become_a_selected_name(tmp_path: Path) -> None:
+    profiles = "version: '1.0'\n  profiles: ['{}']\n"
+    recipe(tmp_path, "numpy", simple("numpy", "1.0").replace("version: '1.0'\n", profiles.format("0.21.3")))
+    numpy2 = simple("numpy", "2.0").replace("version: '2.0'\n", profiles.format("0.29.5").replace("1.0", "2.0"))
+    recipe(tmp_path, "numpy2", numpy2)
+    recipe(
+        tmp_path, "fast-histogram", simple("fast-histogram", extra="requirements:\n  host: [numpy]\n  run: [NumPy]\n")
+    )
+    data = convert(tmp_path)
+    assert data["names"] == {"numpy": {"name": "numpy", "profiles": {"0.21.3": "numpy", "0.29.5": "numpy2"}}}
+    assert data["recipes"]["fast-histogram"]["run"] == ["numpy"]
+    assert data["recipes"]["fast-histogram"]["host"] == ["numpy"]
+    assert data["recipes"]["fast-histogram"]["package_target"] == "fast-histogram"
+    assert data["recipes"]["numpy"]["package_target"] == "numpy_package"
+    assert data["recipes"]["numpy2"]["package_target"] == "numpy2_package"
+    assert data["recipes"]["numpy2"]["profiles"] == ["0.29.5"]
+    # Each recipe has its own source repository, named after its directory.
+    assert data["recipes"]["numpy2"]["source_repo"] == "pyodide_source_numpy2"
+    assert data["recipes"]["numpy"]["source_repo"] == "pyodide_source_numpy"
+
+
+def test_per_profile_libraries_are_refused(tmp_path: Path) -> None:
+    body = simple("libz").replace("version: '1.0'\n", "version: '1.0'\n  profiles: ['0.29.5']\n")
+    recipe(tmp_path, "libz", body + "build:\n  type: static_library\n  script: make\n")
+    data = convert(tmp_path)
+    assert "libz" not in data["recipes"]
+    assert "package.profiles: not supported for build.type static_library" in data["broken"]["libz"]
+
+
+def test_pure_tag_forces_the_pure_path(tmp_path: Path) -> None:
+    recipe(tmp_path, "a", simple("a").replace("version: '1.0'\n", "version: '1.0'\n  tag: [pure]\n"))
+    entry = convert(tmp_path)["recipes"]["a"]
+    assert (entry["compiled"], entry["kind"]) == (False, "pure") and "package.tag 'pure'" in entry["kind_reason"]
+    recipe(
+        tmp_path,
+        "a",
+        simple("a", extra="build:\n  cflags: -O2\n").replace("version: '1.0'\n", "version: '1.0'\n  tag: [pure]\n"),
+    )
+    assert "package.tag: 'pure', but the recipe compiles (build.cflags)" in convert(tmp_path)["broken"]["a"]

@@ -277,3 +277,20 @@ def test_gzip_stream_has_no_name(tmp_path: Path) -> None:
     raw = (tmp_path / "r.tar.gz").read_bytes()
     assert raw[3] & 0x08 == 0  # no FNAME flag
     assert gzip.decompress(raw)[:1] == b"r"
+
+
+def test_provenance_picks_the_recipe_of_the_shipped_version(tmp_path: Path) -> None:
+    """numpy has a recipe per profile (packages/numpy 1.22.4, packages/numpy2 2.2.5): the shipped one is recorded,
+    and a requirement naming numpy (fast-histogram's host) is that recipe, not a build-only one."""
+    from rules_pyodide.release import _build_only, _recipe_of
+
+    recipes = {
+        "fast-histogram": {"name": "fast-histogram", "version": "0.11", "host": ["numpy"], "libraries": []},
+        "numpy": {"name": "numpy", "version": "1.22.4", "host": [], "libraries": []},
+        "numpy2": {"name": "numpy", "version": "2.2.5", "host": ["cython"], "libraries": []},
+        "cython": {"name": "Cython", "version": "3.0.12", "host": [], "libraries": []},
+    }
+    found = _recipe_of(recipes, {"numpy": "2.2.5", "fast-histogram": "0.11"})
+    assert found["numpy"] == "numpy2" and found["fast-histogram"] == "fast-histogram"
+    assert _build_only(["fast-histogram", "numpy2"], recipes) == ["cython"]
+    assert _recipe_of(recipes, {"numpy": "1.22.4"})["numpy"] == "numpy"

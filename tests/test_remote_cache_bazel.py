@@ -1,8 +1,9 @@
 """Remote caching with real cache servers on 127.0.0.1: nginx (WebDAV HTTP cache) and BuildGrid (gRPC cache).
 
-The session's `producer` (tests/conftest.py) built `//:release` with `--config=ci` against the empty HTTP cache:
-everything ran locally and was uploaded. A consumer checkout in another directory, with its own (empty) output base,
-builds it again: every action must be a remote cache hit (none runs locally) and the release must be the producer's.
+The session's `producer` (tests/conftest.py) built `//packages:core_release` (bazel_workspace.RELEASE) with
+`--config=ci` against the empty HTTP cache: everything ran locally and was uploaded. A consumer checkout in another
+directory, with its own (empty) output base, builds it again: every action must be a remote cache hit (none runs
+locally) and the release must be the producer's.
 The gRPC cache is filled the same way for a small set of packages (SMALL; the point does not need every recipe):
 the consumer, after `bazel clean`, builds SMALL against the empty BuildGrid, and a second fresh checkout gets 100 %
 hits. Then the faults: a corrupted blob in the HTTP cache is detected (Bazel checks the digest of what it downloads),
@@ -22,6 +23,8 @@ from typing import Any
 
 import pytest
 from bazel_workspace import (
+    RELEASE,
+    RELEASE_DIR,
     Producer,
     Workspace,
     checkout,
@@ -40,7 +43,7 @@ pytestmark = pytest.mark.bazel
 SMALL = ("//packages:arrow", "//packages:python-dateutil", "//packages:six", "//packages:types-python-dateutil")
 HIT_KINDS = {"remote cache hit", "internal"}
 # Actions that copy the six wheel (same bytes, same cache blob) into the dist and the release.
-DEPENDENTS = ("Assembling //packages:all (", "Assembling release //packages:release")
+DEPENDENTS = ("Assembling //packages:core (", f"Assembling release {RELEASE}")
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +74,9 @@ def _all_hits(result: subprocess.CompletedProcess[str], spawns: list[dict[str, A
 def test_http_cache_gives_a_fresh_checkout_100_percent_hits(
     producer: Producer, consumer: Workspace, caches: dict[str, CacheServer]
 ) -> None:
-    result, spawns = consumer.logged_build(*ci_flags(caches["http"], "//:release"))
+    result, spawns = consumer.logged_build(*ci_flags(caches["http"], RELEASE))
     _all_hits(result, spawns, len(producer.spawns))
-    assert file_digests(consumer.root / ".bazel/bin/packages/release") == file_digests(producer.release)
+    assert file_digests(consumer.root / ".bazel/bin" / RELEASE_DIR) == file_digests(producer.release)
 
 
 def test_grpc_cache_gives_a_fresh_checkout_100_percent_hits(
@@ -99,7 +102,7 @@ def test_corrupted_blob_is_detected_rebuilt_and_never_shipped(
     blob.write_bytes(bytes(data))
 
     consumer.bazel("clean")
-    result, spawns = consumer.logged_build(*ci_flags(http, "//:release"))
+    result, spawns = consumer.logged_build(*ci_flags(http, RELEASE))
     assert f"Expected digest '{release[wheel]}/{len(data)}' does not match received digest" in result.stderr
     # The wheel's action re-runs. Its dependents hit the cache once its upload has repaired the blob; one that looks
     # it up before that meets the bad blob too and re-runs as well. Nothing else runs.
@@ -107,7 +110,7 @@ def test_corrupted_blob_is_detected_rebuilt_and_never_shipped(
     assert "Building wheel of //packages:six_build" in local
     assert all(m.startswith(("Building wheel of //packages:six_build", *DEPENDENTS)) for m in local), local
     assert process_summary(result.stderr)[1].get("linux-sandbox") == len(local)
-    assert file_digests(consumer.root / ".bazel/bin/packages/release") == release
+    assert file_digests(consumer.root / ".bazel/bin" / RELEASE_DIR) == release
     assert file_digests(blob.parent)[blob.name] == release[wheel], "the local result was uploaded over the bad blob"
 
 

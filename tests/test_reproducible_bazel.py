@@ -1,4 +1,4 @@
-"""Reproducibility and hermeticity of the build: `//:release` (which builds `//packages:all`) built twice from scratch.
+"""Reproducibility and hermeticity of the build: `//packages:core_release` built twice from scratch.
 
 The two builds differ in everything that must not matter: checkout directory (and its depth), output base, TMPDIR,
 and the host PATH (the second one starts with a directory whose `python3` is another interpreter, Debian's when there
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bazel_workspace import ROOT, Producer, Workspace, action_key, checkout, file_digests, output_digests
+from bazel_workspace import RELEASE, ROOT, Producer, Workspace, action_key, checkout, file_digests, output_digests
 
 pytestmark = pytest.mark.bazel
 
@@ -45,7 +45,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory, producer: Producer) -> Iter
     (other_bin / "python3").chmod(0o755)
     second = checkout(base, "some/much/deeper/checkout", path_prefix=f"{other_bin}{os.pathsep}")
     try:
-        yield producer, Producer(second, second.spawns("//:release"))
+        yield producer, Producer(second, second.spawns(RELEASE))
     finally:
         second.shutdown(expunge=True)
 
@@ -69,8 +69,8 @@ def test_every_output_is_bit_identical(builds: tuple[Producer, Producer]) -> Non
     assert len(shipped) >= 12 and shipped | {"SHA256SUMS", "provenance.json", "load_file_package.js"} <= set(release)
     assert any(name.endswith(".data") for name in release)  # file packages
     assert release == file_digests(two.release)
-    tarball = one.release.with_name("release.tar.gz")
-    assert tarball.read_bytes() == two.release.with_name("release.tar.gz").read_bytes()
+    tarball = one.release.with_name(one.release.name + ".tar.gz")
+    assert tarball.read_bytes() == two.release.with_name(two.release.name + ".tar.gz").read_bytes()
 
 
 def test_action_keys_ignore_checkout_path_output_base_tmpdir_and_host_path(builds: tuple[Producer, Producer]) -> None:
@@ -89,7 +89,7 @@ def test_action_keys_ignore_checkout_path_output_base_tmpdir_and_host_path(build
 def test_changing_path_reruns_nothing(builds: tuple[Producer, Producer]) -> None:
     ws = builds[0].ws
     moved = Workspace(ws.root, ws.output_base, dict(ws.env, PATH=f"/nonexistent/bin{os.pathsep}{ws.env['PATH']}"))
-    assert moved.spawns("//:release") == []
+    assert moved.spawns(RELEASE) == []
 
 
 def test_release_verifies_and_records_every_source(builds: tuple[Producer, Producer]) -> None:

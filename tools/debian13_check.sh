@@ -17,10 +17,10 @@
 #    built again into the chroot's ~/.cache/rules_pyodide/toolchains (~1 GB, a few minutes) and must come out with
 #    the tree_digest of their locks (the set-up refuses a tree that does not).
 # 4. For every profile (default: all of rules_pyodide/runtimes.json), `bazel build //:release --//:pyodide=<p>`
-#    inside the chroot, saving .bazel/bin/release/SHA256SUMS (and provenance.json) to $RESULTS/d13/SHA256SUMS.<p> (RESULTS defaults to
+#    inside the chroot, saving .bazel/bin/packages/release/SHA256SUMS (and provenance.json) to $RESULTS/d13/SHA256SUMS.<p> (RESULTS defaults to
 #    /tmp/d13-results). Compare with the same build on the host in a fresh clone of the same commit:
 #        git clone REPO /tmp/d12-clone && cd /tmp/d12-clone && bash tools/setup.sh &&
-#        bazel build //:release --//:pyodide=<p> && diff .bazel/bin/release/SHA256SUMS $RESULTS/d13/SHA256SUMS.<p>
+#        bazel build //:release --//:pyodide=<p> && diff .bazel/bin/packages/release/SHA256SUMS $RESULTS/d13/SHA256SUMS.<p>
 #    Every line must be equal.
 # 5. `--demo` runs `make demo` inside the chroot, `--test` runs `make test` (logs under $RESULTS/d13/).
 # Heavy steps run under `nice -n 10`. `--umount` only unmounts (reverse order) and exits; the mounts are also removed
@@ -130,8 +130,8 @@ if [ "$DO_BUILD" = 1 ]; then
     in_chroot "cd /root/rules_pyodide && time nice -n 10 bazel build //:release --//:pyodide=$p" 2>&1 |
       tee "$OUT/build.$p.log" >&2
     # .bazel/bin is an absolute link inside the chroot: read it there.
-    in_chroot "cat /root/rules_pyodide/.bazel/bin/release/SHA256SUMS" >"$OUT/SHA256SUMS.$p"
-    in_chroot "cat /root/rules_pyodide/.bazel/bin/release/provenance.json" >"$OUT/provenance.$p.json"
+    in_chroot "cat /root/rules_pyodide/.bazel/bin/packages/release/SHA256SUMS" >"$OUT/SHA256SUMS.$p"
+    in_chroot "cat /root/rules_pyodide/.bazel/bin/packages/release/provenance.json" >"$OUT/provenance.$p.json"
     log "saved $OUT/SHA256SUMS.$p ($(wc -l <"$OUT/SHA256SUMS.$p") files)"
   done
 fi

@@ -17,9 +17,17 @@ A recipe that cannot be built (`RECIPES["broken"]`: it does not parse, or needs 
 (rules/private/broken.bzl); the other recipes build as usual, and `<all>` fails naming it. Deprecated keys
 (`RECIPES["warnings"]`) are printed as warnings.
 
-Recipes tagged `slow` (`package.tag`, e.g. numpy: minutes of compiling) are left out of `<all>`, which the
-integration tests build from scratch in fresh workspaces; their targets and `<name>_test` are unchanged (so
-`bazel test //...` builds and tests them once). A recipe that requires a slow one must be tagged `slow` as well.
+Recipes tagged `slow` (`package.tag`, e.g. numpy: minutes of compiling) are in `<all>` but left out of `<core>`
+(`//packages:core`, out `core_dist`): the package directory the integration tests build from scratch in fresh
+workspaces. A recipe that requires a slow one must be tagged `slow` as well.
+
+Per-profile recipes (`package.profiles`, rules_pyodide.recipe; e.g. `packages/numpy` for 0.21.3 and
+`packages/numpy2`, also named numpy, for 0.29.5): such a recipe's targets are `<dir>_source` ... `<dir>_package`,
+compatible only with its profiles (`target_compatible_with`: `bazel build //...` skips them under other profiles);
+`<canonical name>` (e.g. `//packages:numpy`) is an alias that selects the recipe of the profile chosen with
+`--//:pyodide` (another profile is a clear error), and `<dir>` an alias of `<dir>_package` when the directory has
+another name. Requirements naming the package use the alias; `<all>`/`<core>` hold it for the profiles it has.
+`<dir>_test` runs in the recipe's first profile (a transition), whatever `--//:pyodide` says.
 
 `<out>_<profile>` (pyodide_profile_dist) is `<all>` built for that profile, for every profile of the table; that of
 the default profile is an alias of `<all>` (so under another `--//:pyodide` it follows the flag).
@@ -65,14 +73,57 @@ def _check_listing(recipes):
             _REFRESH,
         ))
 
-def _check_slow(recipes):
-    """A recipe in `<all>` cannot require one that is left out of it."""
+def _providers(recipes, names, target):
+    """The recipe entries behind a requirement's target: one directory's, or every recipe of a selected name."""
+    if target in names:
+        return [recipes[d] for d in sorted({d: True for d in names[target]["profiles"].values()}.keys())]
+    return [recipes[target]]
+
+def _display_name(recipes, names, target):
+    return names[target]["name"] if target in names else recipes[target]["name"]
+
+def _check_slow(recipes, names):
+    """A recipe in `<core>` cannot require one that is left out of it."""
     for r in recipes.values():
         if r.get("slow"):
             continue
         for dep in r["run"] + r["host"] + r["libraries"]:
-            if recipes[dep].get("slow"):
-                fail("{}: requirements: {} is tagged slow (left out of the package directory), so this recipe must be too: add `slow` to package.tag".format(r["meta"], recipes[dep]["name"]))
+            if [p for p in _providers(recipes, names, dep) if p.get("slow")]:
+                fail("{}: requirements: {} is tagged slow (left out of //packages:core), so this recipe must be too: add `slow` to package.tag".format(r["meta"], _display_name(recipes, names, dep)))
+
+def _check_profiles(recipes):
+    for r in recipes.values():
+        for i, p in enumerate(r.get("profiles", [])):
+            if p not in PROFILES:
+                fail("{}: package.profiles[{}]: {} is not a profile (one of: {})".format(r["meta"], i, p, ", ".join(sorted(PROFILES.keys()))))
+
+def _compatible(r):
+    """`target_compatible_with` of a recipe's targets: its profiles only, when it lists them."""
+    if not r.get("profiles"):
+        return None
+    settings = {profile_setting(p): [] for p in r["profiles"]}
+    settings["//conditions:default"] = [str(Label("//toolchains:not_a_profile_of_the_recipe"))]
+    return select(settings)
+
+def _selected_aliases(recipes, names):
+    """`<canonical name>` selecting the recipe of the profile, and `<dir>` -> `<dir>_package` for other directories."""
+    for target, entry in sorted(names.items()):
+        by_profile = entry["profiles"]
+        native.alias(
+            name = target,
+            actual = select(
+                {profile_setting(p): ":" + recipes[d]["package_target"] for p, d in by_profile.items()},
+                no_match_error = "{} has recipes for the profiles {} only ({}); choose one with --//:pyodide".format(
+                    entry["name"],
+                    ", ".join(sorted(by_profile.keys())),
+                    ", ".join(["packages/{} ({})".format(d, p) for p, d in sorted(by_profile.items())]),
+                ),
+            ),
+            visibility = ["//visibility:public"],
+        )
+    for d, r in sorted(recipes.items()):
+        if r.get("profiles") and d not in names and r.get("type") != "static_library":
+            native.alias(name = d, actual = ":" + r["package_target"], visibility = ["//visibility:public"])
 
 def _recipe_file(meta, directory, key, relative):
     """Label of a file of the recipe, which must exist (a missing one is named with the recipe and the key)."""
@@ -100,6 +151,7 @@ def _source(name, r):
             name = name + "_source",
             archive = "@{}//:archive".format(r["source_repo"]),
             extract_dir = r["extract_dir"] or "",
+            target_compatible_with = _compatible(r),
         )
         return
     path = paths.normalize(paths.join(name, r["path"]))
@@ -110,6 +162,7 @@ def _source(name, r):
         name = name + "_source",
         srcs = srcs,
         path = paths.join(native.package_name(), path),
+        target_compatible_with = _compatible(r),
     )
 
 def _patched(name, r):
@@ -126,19 +179,26 @@ def _patched(name, r):
     if not patches and not extras:
         native.alias(name = name + "_patched", actual = ":" + name + "_source")
         return
-    pyodide_patch(name = name + "_patched", src = ":" + name + "_source", patches = patches, extras = extras)
+    pyodide_patch(
+        name = name + "_patched",
+        src = ":" + name + "_source",
+        patches = patches,
+        extras = extras,
+        target_compatible_with = _compatible(r),
+    )
 
-def _build(name, r, all_recipes):
+def _build(name, r, all_recipes, names):
     """`<name>_build`: pyodide_pure_build, or pyodide_emcc_build for a compiled recipe."""
     common = dict(
         name = name + "_build",
+        target_compatible_with = _compatible(r),
         src = ":" + name + "_patched",
         package_name = r["name"],
         version = r["version"],
         wheel = r["wheel"],
         unvendor_tests = r["unvendor_tests"],
         retain_test_patterns = r.get("retain_test_patterns", []),
-        depends = [all_recipes[d]["name"] for d in r["run"]],
+        depends = [_display_name(all_recipes, names, d) for d in r["run"]],
         imports = r["imports"],
         host_deps = [":" + d for d in r["host"]],
         executables = r.get("executables", []),
@@ -173,7 +233,7 @@ def _per_profile(key):
     """A select() of the selected profile's `key` (its runtime's site-packages, its first runtime, ...)."""
     return select({profile_setting(p): PROFILES[p][key] for p in PROFILES})
 
-def pyodide_packages(recipes, name = "all", out = "dist"):
+def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_out = "core_dist"):
     """Declares the targets of every recipe and the package directory.
 
     The file packages install into the selected profile's site-packages, and the index files carry its runtime's
@@ -183,12 +243,17 @@ def pyodide_packages(recipes, name = "all", out = "dist"):
       recipes: `RECIPES` from `@pyodide_recipes//:recipes.bzl`.
       name: name of the pyodide_dist target that builds every recipe.
       out: its output directory (a Pyodide package directory).
+      core: name of the pyodide_dist of every recipe not tagged `slow` (what the integration tests build).
+      core_out: its output directory.
     """
     if recipes["error"]:
         fail(recipes["error"])
     _check_listing(recipes)
     all_recipes = recipes["recipes"]
-    _check_slow(all_recipes)
+    names = recipes.get("names", {})
+    _check_profiles(all_recipes)
+    _check_slow(all_recipes, names)
+    _selected_aliases(all_recipes, names)
     broken = recipes.get("broken", {})
     for message in recipes.get("warnings", []):
         print("warning: " + message)  # buildifier: disable=print
@@ -203,19 +268,26 @@ def pyodide_packages(recipes, name = "all", out = "dist"):
     for recipe_name, r in all_recipes.items():
         _source(recipe_name, r)
         _patched(recipe_name, r)
-        _build(recipe_name, r, all_recipes)
+        _build(recipe_name, r, all_recipes, names)
         if r.get("type") == "static_library":
             native.alias(name = recipe_name, actual = ":" + recipe_name + "_build", visibility = ["//visibility:public"])
             continue
-        native.filegroup(name = recipe_name + "_site", srcs = [":" + recipe_name + "_build"], output_group = "site")
+        package_target = r.get("package_target", recipe_name)
+        native.filegroup(
+            name = recipe_name + "_site",
+            srcs = [":" + recipe_name + "_build"],
+            output_group = "site",
+        )
         file_package(
             name = "{0}_files/{0}".format(recipe_name),
             srcs = [":" + recipe_name + "_site"],
             prefix = "/usr/lib" if r.get("type") == "shared_library" else _per_profile("site_packages"),
             strip_prefix = recipe_name + "_build/site",
+            target_compatible_with = _compatible(r),
         )
         pyodide_package(
-            name = recipe_name,
+            name = package_target,
+            target_compatible_with = _compatible(r),
             build = ":" + recipe_name + "_build",
             file_package = ":{0}_files/{0}".format(recipe_name),
             deps = [":" + d for d in r["run"]],
@@ -229,8 +301,9 @@ def pyodide_packages(recipes, name = "all", out = "dist"):
             pyodide_run_test(
                 name = recipe_name + "_test",
                 src = _recipe_file(r["meta"], recipe_name, "test.script", r["test_script"]),
-                package = ":" + recipe_name,
+                package = ":" + package_target,
                 packages = [":" + d for d in r["test_requires"]],
+                pyodide_version = r["profiles"][0] if r.get("profiles") else DEFAULT_PROFILE,
                 size = "large",
             )
             continue
@@ -239,6 +312,7 @@ def pyodide_packages(recipes, name = "all", out = "dist"):
         # runtime of the profile they were built for (`--//:pyodide`).
         pyodide_package_test(
             name = recipe_name,
+            package = ":" + package_target,
             imports = r["test_imports"],
             pyodide_versions = [PROFILE] if r.get("compiled") else PURE_TEST_RUNTIMES,
         )
@@ -256,14 +330,24 @@ def pyodide_packages(recipes, name = "all", out = "dist"):
             profile = profile,
             visibility = ["//visibility:public"],
         )
-    pyodide_dist(
-        name = name,
-        out = out,
-        packages = sorted([
-            ":" + n
-            for n in all_recipes.keys()
-            if all_recipes[n].get("type") != "static_library" and not all_recipes[n].get("slow")
-        ] + [":" + n for n in broken.keys()]),
-        pyodide_version = _per_profile("pyodide_version"),
-        visibility = ["//visibility:public"],
-    )
+    for dist_name, dist_out, with_slow in ((name, out, True), (core, core_out, False)):
+        pyodide_dist(
+            name = dist_name,
+            out = dist_out,
+            packages = _dist_packages(all_recipes, names, with_slow) + [":" + n for n in sorted(broken.keys())],
+            pyodide_version = _per_profile("pyodide_version"),
+            visibility = ["//visibility:public"],
+        )
+
+def _in_dist(r, with_slow):
+    return r.get("type") != "static_library" and (with_slow or not r.get("slow"))
+
+def _dist_packages(recipes, names, with_slow):
+    """Every package (not static libraries; slow ones only `with_slow`); selected names for the profiles they have."""
+    packages = [":" + d for d, r in sorted(recipes.items()) if not r.get("profiles") and _in_dist(r, with_slow)]
+    per_profile = {profile_setting(p): [] for p in PROFILES}
+    for target, entry in sorted(names.items()):
+        for p, d in entry["profiles"].items():
+            if _in_dist(recipes[d], with_slow):
+                per_profile[profile_setting(p)].append(":" + target)
+    return packages + select(per_profile)

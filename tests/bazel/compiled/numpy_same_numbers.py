@@ -1,9 +1,11 @@
 """Writes the Pyodide side of the numpy same-numbers check: `python numpy_same_numbers.py OUT.py`.
 
-ONE_LINE (array arithmetic, linalg on a small matrix, a seeded random Generator) runs here, with the host's numpy,
+ONE_LINE (array arithmetic, linalg on a small matrix, a seeded random Generator, fft) runs here, with the host's numpy,
 and OUT.py is written: it runs the same line in Pyodide (//tests/bazel/compiled:numpy_same_numbers_test) and fails
 unless it prints exactly what the host printed. Numbers are rounded so that the last-ulp differences of another
-LAPACK (the host's OpenBLAS, Pyodide's lapack_lite) do not count; the random stream (PCG64) is the same everywhere.
+LAPACK (the host's OpenBLAS, Pyodide's lapack_lite) or FFT (numpy 2's C++ pocketfft) do not count; the random stream
+(PCG64) is the same everywhere. The host's numpy is 2.2.5 (pyproject.toml), the version of the 0.29.5 recipe; the
+0.21.3 test compares numpy 1.22.4 against it, across the major version.
 """
 
 import contextlib
@@ -12,10 +14,13 @@ import sys
 
 ONE_LINE = (
     "import numpy as np; a = np.arange(1.0, 10.0).reshape(3, 3) ** 2 + np.eye(3); "
+    "f = np.fft.fft([1.0, 2.0, 0.0, -1.0, 3.0]); "
     "print(np.round(a.sum(axis=0) * 0.5 - a.mean(), 9).tolist(), np.round(np.linalg.inv(a), 9).tolist(), "
     "np.round(np.linalg.solve(a, [1.0, 2.0, 3.0]), 9).tolist(), round(float(np.linalg.det(a)), 6), "
     "np.random.default_rng(42).integers(0, 1000, 5).tolist(), "
-    "np.round(np.random.default_rng(42).normal(size=3), 12).tolist())"
+    "np.round(np.random.default_rng(42).normal(size=3), 12).tolist(), "
+    "(np.round(f.real, 9) + 0.0).tolist(), (np.round(f.imag, 9) + 0.0).tolist(), "
+    "(np.round(np.fft.irfft([4.0, 1.0, 0.5]), 12) + 0.0).tolist())"
 )
 
 CHECK = """\
