@@ -30,7 +30,6 @@ import importlib.metadata
 import io
 import json
 import os
-import platform
 import shutil
 import sys
 import tarfile
@@ -183,8 +182,8 @@ def _package_files(directory: str, name: str, lock: Mapping[str, str], dist_file
 
 
 def toolchains(distributions: Sequence[str], extra: Mapping[str, str]) -> dict[str, str]:
-    """This interpreter, the versions of the Python distributions it builds with, and the given toolchains."""
-    found = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
+    """The versions of the Python distributions the tool builds with, and the given toolchains."""
+    found: dict[str, str] = {}
     for dist in distributions:
         try:
             found[str(canonicalize_name(dist))] = importlib.metadata.version(dist)

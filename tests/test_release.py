@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import json
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -149,7 +148,7 @@ def test_assemble_writes_files_sums_and_provenance(inputs: dict[str, Path], tmp_
         "version": "0.21.3",
     }
     assert record["toolchains"]["emscripten"] == "3.1.6"
-    assert record["toolchains"]["python"].endswith(".".join(map(str, sys.version_info[:3])))
+    assert "python" not in record["toolchains"], "the host's interpreter differs between Debian releases"
     assert "packaging" in record["toolchains"]
     by_name = {p["name"]: p for p in record["packages"]}
     assert sorted(by_name) == ["local-pkg", "six"]  # "unused" is not in the dist
