@@ -66,8 +66,13 @@ def executed(log: Path) -> Counter[str]:
     return counts
 
 
+def bazel_startup(output_base: Path) -> list[str]:
+    """`bazel` and its startup options: java.io.tmpdir, or Bazel's JVM leaves the execution log's raw copy in /tmp."""
+    return ["bazel", f"--output_base={output_base}", f"--host_jvm_args=-Djava.io.tmpdir={output_base.parent}"]
+
+
 def build(workspace: Path, output_base: Path, log: Path, jobs: int, profile: str) -> Run:
-    command = ["bazel", f"--output_base={output_base}", "build", "--symlink_prefix=/", f"--jobs={jobs}"]
+    command = [*bazel_startup(output_base), "build", "--symlink_prefix=/", f"--jobs={jobs}"]
     command += [f"--execution_log_json_file={log}", f"--//:pyodide={profile}", "//packages:numpy"]
     start = time.monotonic()
     result = subprocess.run(command, cwd=workspace, capture_output=True, text=True, check=False)
@@ -99,7 +104,7 @@ def main() -> int:
                 rebuild = build(workspace, output_base, Path(tmp) / "rebuild.json", args.jobs, profile)
                 runs.append((profile, f"after editing {edited.name}", rebuild))
             finally:
-                subprocess.run(["bazel", f"--output_base={output_base}", "shutdown"], cwd=workspace, check=False)
+                subprocess.run([*bazel_startup(output_base), "shutdown"], cwd=workspace, check=False)
                 subprocess.run(["chmod", "-R", "u+w", str(output_base)], check=False)
     table = Table(title=f"//packages:numpy per profile (fresh checkout and output base each), {os.cpu_count()} cores")
     numbers = ("wall time", "actions run", "PyodideEmccBuild")

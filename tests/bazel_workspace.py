@@ -33,7 +33,12 @@ class Workspace:
     env: dict[str, str]
 
     def command(self, *args: str) -> list[str]:
-        return ["bazel", f"--output_base={self.output_base}", "--max_idle_secs=600", *args]
+        startup = [f"--output_base={self.output_base}", "--max_idle_secs=600"]
+        # Bazel's JVM ignores $TMPDIR: without this, every `--execution_log_json_file` leaves its raw binary log
+        # (`exec<N>.log`, megabytes) behind in /tmp.
+        if "TMPDIR" in self.env:
+            startup.append(f"--host_jvm_args=-Djava.io.tmpdir={self.env['TMPDIR']}")
+        return ["bazel", *startup, *args]
 
     def bazel(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = self.command(*args)
