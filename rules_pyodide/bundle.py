@@ -52,10 +52,10 @@ from rich.table import Table
 
 from rules_pyodide import pack, pack_filter, run, stdlib
 from rules_pyodide.index import IndexBuildError, fragments_from_index
+from rules_pyodide.outputs import ZIP_FLOOR_DATE, add_zip_member
 
 TRACE_JS = run.JS_DIR / "trace_app.js"
 GZIP_LEVEL = 6
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 class BundleError(Exception):
@@ -200,10 +200,8 @@ def write_zip(path: Path, entries: Sequence[tuple[Path, str]]) -> None:
     """A deterministic zip of (source, absolute destination) pairs, stored relative to `/`."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for src, dst in sorted(entries, key=lambda e: e[1]):
-            info = zipfile.ZipInfo(dst.lstrip("/"), date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, src.read_bytes(), compresslevel=9)
+            # Permission bits only, without the file type (what this zip has always recorded: its bytes stay equal).
+            add_zip_member(zf, dst.lstrip("/"), src.read_bytes(), ZIP_FLOOR_DATE, 0o644)
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from rules_pyodide.index import FORMATS, IndexBuildError, check_info, dump_index, merge, read_fragment
+from rules_pyodide.outputs import atomic_dir
 
 INDEX_FILES = FORMATS
 
@@ -65,21 +65,13 @@ def assemble(
             raise DistError(f"{origin}: package {fragment.name!r}: file {fragment.file_name!r} is not among the files")
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise DistError(f"{output}: output exists and is not an empty directory")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
-    try:
+    with atomic_dir(output) as tmp:
         for name, path in sorted(by_name.items()):
             shutil.copyfile(path, tmp / name)
             os.chmod(tmp / name, 0o644)
         for fmt in INDEX_FILES:
             (tmp / fmt).write_text(dump_index(merge(fmt, info[fmt], fragments)), encoding="utf-8")
             os.chmod(tmp / fmt, 0o644)
-        if output.exists():
-            output.rmdir()
-        os.rename(tmp, output)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

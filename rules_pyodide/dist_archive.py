@@ -6,7 +6,7 @@
 Writes into DIR (a new, empty directory, written atomically):
 
 - `rules_pyodide-<version>.tar.gz`: every `--file` (REL is its path in the repository) under
-  `rules_pyodide-<version>/`, deterministic (rules_pyodide.release.write_tarball: sorted, fixed mtime, owner and
+  `rules_pyodide-<version>/`, deterministic (rules_pyodide.outputs.write_tar_gz: sorted, fixed mtime, owner and
   modes, gzip without name or time); `<version>` is pyproject.toml's `project.version`;
 - `rules-pyodide-<version>.pex`: the tool, also the single-file CLI (`rules-pyodide-<version>.pex --help`);
 - `SHA256SUMS` of both;
@@ -23,8 +23,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from rules_pyodide.index import sha256_file
-from rules_pyodide.release import write_tarball
+from rules_pyodide.outputs import sha256_file, write_tar_gz
 
 HTTP_ARCHIVE = """\
 load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
@@ -85,7 +84,7 @@ def write(output: Path, version: str, files: dict[str, Path], pex: Path, url_pre
             shutil.copyfile(path, stage / rel)
             (stage / rel).chmod(0o755 if path.stat().st_mode & 0o111 else 0o644)
         archive = out / f"{prefix}.tar.gz"
-        write_tarball(stage, prefix, archive)
+        write_tar_gz(stage, archive, prefix=prefix)
         tool = out / f"rules-pyodide-{version}.pex"
         shutil.copyfile(pex, tool)
         tool.chmod(0o755)

@@ -65,21 +65,27 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rules_pyodide import meson_cross
-from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment, sha256_file, write_atomic
+from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment
+from rules_pyodide.outputs import (
+    add_zip_member,
+    atomic_file,
+    file_mode,
+    sha256_file,
+    source_date_epoch,
+    write_atomic,
+    write_tar,
+    zip_date_time,
+)
 from rules_pyodide.pure_build import (
     BuildError,
-    _add,
-    _empty_dir,
-    _move_tree,
-    _zip_time,
     build_env,
     check_build_requirements,
     check_executables,
     copy_source,
+    empty_output_dir,
     install,
-    source_date_epoch,
+    move_tree,
     unvendor_tests,
-    write_tar,
     write_wheel,
 )
 
@@ -336,12 +342,10 @@ def _check_archives(prefix: Path, name: str, suffix: str) -> list[Path]:
 
 def write_zip(files: Sequence[Path], output: Path) -> None:
     """The shared library package: the `.so` files at the top level, sorted, fixed time and modes."""
-    stamp = _zip_time(source_date_epoch())
-    tmp = output.with_name(f".{output.name}.tmp")
-    with zipfile.ZipFile(tmp, "w") as zf:
+    stamp = zip_date_time(source_date_epoch())
+    with atomic_file(output) as tmp, zipfile.ZipFile(tmp, "w") as zf:
         for path in sorted(files, key=lambda p: p.name):
-            _add(zf, path.name, path.read_bytes(), stamp, True)
-    os.replace(tmp, output)
+            add_zip_member(zf, path.name, path.read_bytes(), stamp, file_mode(True))
 
 
 def _prefix_maps(scratch: Path) -> list[str]:
@@ -439,7 +443,7 @@ def build(args: argparse.Namespace) -> None:
     for path, what in outputs:
         if path is None:
             raise BuildError(f"{what} is required for build.type {args.type}")
-        _empty_dir(path, what)
+        empty_output_dir(path, what)
     log: Path = args.log.resolve()
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"rules_pyodide emcc-build of {args.name} {args.version} ({args.type})\n", encoding="utf-8")
@@ -518,7 +522,7 @@ def _build_package(
         )
     for name, fragment in fragments.items():
         write_atomic(args.fragments / f"{name}.json", fragment_to_json(fragment))
-    _move_tree(site, args.site)
+    move_tree(site, args.site)
 
 
 def _build_library(args: argparse.Namespace, scratch: Path, env: dict[str, str], log: Path) -> None:

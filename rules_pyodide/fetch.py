@@ -13,7 +13,6 @@ downloading. Files are moved into the distdir atomically.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from rules_pyodide.outputs import file_digest
 from rules_pyodide.recipe import RecipeError, load_recipes
 from rules_pyodide.recipes_bzl import archive_name
 
@@ -51,14 +51,6 @@ class Wanted:
 _TIMEOUT_S = 120
 
 
-def digest_file(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
     recipes = load_recipes(packages)
     selected = {str(canonicalize_name(n)) for n in only}
@@ -81,7 +73,7 @@ def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
 
 
 def check(path: Path, want: Wanted) -> None:
-    actual = digest_file(path, want.algorithm)
+    actual = file_digest(path, want.algorithm)
     if actual != want.digest:
         raise FetchError(
             f"{want.meta}: source.{want.algorithm} mismatch for {want.archive}\n"

@@ -21,12 +21,9 @@ Fragments store install_dir as site|dynlib|stdlib; the writer maps it per format
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,6 +31,8 @@ from typing import Any, NoReturn
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from rules_pyodide.outputs import sha256_file, write_atomic
 
 FORMATS = ("packages.json", "repodata.json", "pyodide-lock.json")
 PACKAGE_TYPES = ("package", "cpython_module", "shared_library")
@@ -333,27 +332,6 @@ def dump_index(index: Mapping[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Command line
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _load_json(path: Path, what: str) -> Any:

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import email.message
 import email.parser
-import hashlib
-import os
 import re
 import subprocess
 import sys
@@ -43,6 +41,7 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from rules_pyodide.outputs import atomic_file, sha256_file
 from rules_pyodide.recipe import RecipeError, load_recipe
 from rules_pyodide.runtimes import load_table
 
@@ -297,7 +296,7 @@ def run_requirements(requires_dist: Sequence[str], python: str, origin: str) -> 
 def recipe_yaml(info: SdistInfo, archive: Path, run: Sequence[str], url: str | None = None) -> str:
     """The meta.yaml text (sections in the usual order; YAML quoting by PyYAML)."""
     name = str(canonicalize_name(info.name))
-    sha256 = hashlib.sha256(archive.read_bytes()).hexdigest()
+    sha256 = sha256_file(archive)
     package: dict[str, object] = {"name": name, "version": info.version}
     if info.top_level:
         package["top-level"] = list(info.top_level)
@@ -327,21 +326,12 @@ def existing_recipe(packages: Path, name: str) -> Path | None:
 
 def write_recipe(path: Path, text: str) -> None:
     """Writes `text` to `path` atomically, once load_recipe accepts it (nothing is left behind otherwise)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".meta.", suffix=".yaml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
         try:
             load_recipe(tmp)
         except RecipeError as err:
             raise MkpkgError(f"{path}: the generated recipe is invalid: {err}") from err
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def mkpkg(

@@ -50,7 +50,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from rules_pyodide import pack_filter
+from rules_pyodide import outputs, pack_filter
 from rules_pyodide.file_packager import FilePackagerError, Options, PreloadSpec
 from rules_pyodide.file_packager import pack as file_pack
 from rules_pyodide.index import Fragment, IndexBuildError, fragments_from_index
@@ -380,17 +380,8 @@ def atomic_dir(output: Path) -> Iterator[Path]:
             raise PackError(f"{output}: the output exists and is not a directory")
         if any(output.iterdir()) and not any((output / m).is_file() for m in MANIFESTS):
             raise PackError(f"{output}: the output directory is not empty and was not written by a pack run")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
-    try:
+    with outputs.atomic_dir(output, mode=0o755, replace=True) as tmp:
         yield tmp
-        os.chmod(tmp, 0o755)
-        if output.exists():
-            shutil.rmtree(output)
-        os.rename(tmp, output)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def write_json(path: Path, value: object) -> None:

@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rules_pyodide.index import write_atomic
+from rules_pyodide.outputs import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNNER_JS = ROOT / "js" / "run_in_pyodide.js"

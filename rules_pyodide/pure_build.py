@@ -7,7 +7,7 @@
 1. The (patched, read-only) source tree is copied to a scratch directory and built with its PEP 517 backend:
    `pip wheel --no-deps --no-build-isolation --no-index`, with pip's configuration files ignored, so the backend comes
    from this interpreter's environment and nothing is downloaded. `--host-site` trees (host requirements) are put on
-   PYTHONPATH. SOURCE_DATE_EPOCH defaults to 315532800 (1980-01-01, the earliest zip timestamp).
+   PYTHONPATH. SOURCE_DATE_EPOCH defaults to 315532800 (1980-01-01, the earliest zip timestamp; rules_pyodide.outputs).
    The host's compilers are out of reach: failing shims named cc, gcc, g++, c++, clang, clang++, cpp, ld, gfortran,
    rustc, cargo, ... (and their `x86_64-linux-gnu-` forms) go first on PATH and into CC, CXX, CPP, LDSHARED,
    LDCXXSHARED, FC, F77, F90; any run of one fails the build, even one the backend would survive (an optional
@@ -42,9 +42,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
-import time
 import zipfile
 from collections.abc import Sequence
 from email.parser import HeaderParser
@@ -53,9 +51,18 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment, sha256_file, write_atomic
+from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment
+from rules_pyodide.outputs import (
+    add_zip_member,
+    atomic_file,
+    file_mode,
+    sha256_file,
+    source_date_epoch,
+    write_atomic,
+    write_tar,
+    zip_date_time,
+)
 
-DEFAULT_EPOCH = 315532800  # 1980-01-01T00:00:00Z
 TEST_DIRS = ("test", "tests")
 TEST_FILES = ("test_*.py", "*_test.py", "conftest.py")
 # Compilers and linkers a backend may run; the pure build puts failing shims of these names first on PATH.
@@ -72,10 +79,6 @@ _SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".c++", ".m", ".mm", ".f", ".f9
 
 class BuildError(Exception):
     """The package cannot be built; the message names the package and what went wrong."""
-
-
-def source_date_epoch() -> int:
-    return max(int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH)), DEFAULT_EPOCH)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -340,10 +343,6 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
 
 
-def _zip_time(epoch: int) -> tuple[int, int, int, int, int, int]:
-    return time.gmtime(epoch)[:6]
-
-
 def _retag(wheel_text: str, tag: str = "py3-none-any") -> str:
     """WHEEL with its Tag lines replaced by the one tag of the file name."""
     lines = [line for line in wheel_text.splitlines() if line.strip() and not line.startswith("Tag:")]
@@ -357,58 +356,32 @@ def write_wheel(site: Path, output: Path, tag: str = "py3-none-any") -> None:
     record_name = f"{info}/RECORD"
     (site / f"{info}/WHEEL").write_text(_retag((site / f"{info}/WHEEL").read_text(encoding="utf-8"), tag))
     ordered = sorted((n for n in names if n != record_name), key=lambda n: (n.startswith(info + "/"), n))
-    stamp = _zip_time(source_date_epoch())
+    stamp = zip_date_time(source_date_epoch())
     buffer = io.StringIO()
     record = csv.writer(buffer, lineterminator="\n")
-    tmp = output.with_name(f".{output.name}.tmp")
-    with zipfile.ZipFile(tmp, "w") as zf:
+    with atomic_file(output) as tmp, zipfile.ZipFile(tmp, "w") as zf:
         for name in ordered:
             data = (site / name).read_bytes()
             record.writerow([name, _record_hash(data), len(data)])
-            _add(zf, name, data, stamp, os.stat(site / name).st_mode & 0o111 != 0)
+            add_zip_member(zf, name, data, stamp, file_mode(os.stat(site / name).st_mode & 0o111 != 0))
         record.writerow([record_name, "", ""])
-        _add(zf, record_name, buffer.getvalue().encode("utf-8"), stamp, False)
-    (site / record_name).write_bytes(buffer.getvalue().encode("utf-8"))
-    os.replace(tmp, output)
-
-
-def _add(zf: zipfile.ZipFile, name: str, data: bytes, stamp: tuple[int, int, int, int, int, int], exe: bool) -> None:
-    info = zipfile.ZipInfo(name, date_time=stamp)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.create_system = 3
-    info.external_attr = (0o100755 if exe else 0o100644) << 16
-    zf.writestr(info, data, compresslevel=9)
-
-
-def write_tar(root: Path, output: Path) -> None:
-    """Plain tar of `root` (directories and files, sorted, no leading './'), fixed time, owner and modes."""
-    epoch = source_date_epoch()
-    tmp = output.with_name(f".{output.name}.tmp")
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
-            info = tarfile.TarInfo(path.relative_to(root).as_posix())
-            info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
-            if path.is_dir():
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.size, info.mode = path.stat().st_size, 0o755 if path.stat().st_mode & 0o111 else 0o644
-                with open(path, "rb") as f:
-                    tar.addfile(info, f)
-    os.replace(tmp, output)
+        add_zip_member(zf, record_name, buffer.getvalue().encode("utf-8"), stamp, file_mode(False))
+        (site / record_name).write_bytes(buffer.getvalue().encode("utf-8"))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Entry point.
 
 
-def _empty_dir(path: Path, what: str) -> None:
+def empty_output_dir(path: Path, what: str) -> None:
+    """Makes sure the output directory `path` (flag `what`) exists and is empty (Bazel creates it beforehand)."""
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise BuildError(f"{path}: {what} output exists and is not an empty directory")
     path.mkdir(parents=True, exist_ok=True)
 
 
-def _move_tree(src: Path, dst: Path) -> None:
+def move_tree(src: Path, dst: Path) -> None:
+    """Moves the finished tree `src` onto the empty output directory `dst`, last: a failed build leaves it empty."""
     if dst.exists():
         dst.rmdir()
     os.rename(src, dst)
@@ -420,7 +393,7 @@ def build(args: argparse.Namespace) -> None:
     outputs = [(args.site, "--site"), (args.fragments, "--fragments")]
     outputs += [(args.tests, "--tests")] if args.tests else []
     for path, what in outputs:
-        _empty_dir(path, what)
+        empty_output_dir(path, what)
     scratch = Path(tempfile.mkdtemp(prefix=f".{args.name}.", suffix=".build", dir=args.site.parent)).resolve()
     try:
         copy_source(args.source, scratch / "src")
@@ -467,7 +440,7 @@ def build(args: argparse.Namespace) -> None:
             )
         for name, fragment in fragments.items():
             write_atomic(args.fragments / f"{name}.json", fragment_to_json(fragment))
-        _move_tree(site, args.site)
+        move_tree(site, args.site)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

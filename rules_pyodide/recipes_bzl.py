@@ -44,7 +44,6 @@ in requirements.host must be in requirements.run too (it is loaded at run time),
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -55,7 +54,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from rules_pyodide.index import write_atomic
+from rules_pyodide.outputs import file_digest, write_atomic
 from rules_pyodide.recipe import Recipe, RecipeError, load_each, propagate
 from rules_pyodide.sdist_kind import KindError, classify_archive, classify_tree
 
@@ -115,14 +114,6 @@ def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
     )
 
 
-def _digest_matches(path: Path, algorithm: str, expected: str) -> bool:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest() == expected.lower()
-
-
 def source_kind(meta: Path, recipe: Recipe, distdir: Path | None) -> tuple[str, str]:
     """("compiled" | "pure" | "unknown", reason) from the recipe's source (see the module docstring)."""
     source = recipe.source
@@ -139,7 +130,7 @@ def source_kind(meta: Path, recipe: Recipe, distdir: Path | None) -> tuple[str, 
             if archive is None or not archive.is_file():
                 return "unknown", f"{archive_name(source.url)} is not in the distdir ({distdir}) to look into"
             algorithm, expected = ("sha256", source.sha256) if source.sha256 else ("md5", source.md5 or "")
-            if not _digest_matches(archive, algorithm, expected):
+            if file_digest(archive, algorithm) != expected.lower():
                 return "unknown", f"{archive} does not have the recipe's {algorithm}"
             kind = classify_archive(archive)
     except (KindError, OSError) as err:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rules_pyodide.outputs import write_atomic
+
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = Path(__file__).resolve().parent / "runtimes.json"
 NODE_MODULES = ROOT / "js" / "node_modules"
@@ -171,9 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.check and new != data:
                 raise TableError(f"{TABLE} is out of date: run `python -m rules_pyodide.runtimes --update`")
             if args.update:
-                tmp = TABLE.with_suffix(".json.tmp")
-                tmp.write_text(dumps(new), encoding="utf-8")
-                tmp.replace(TABLE)
+                write_atomic(TABLE, dumps(new))
             return 0
         parse_table(data)
         print(dumps(data), end="")

@@ -46,6 +46,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from rules_pyodide.outputs import atomic_file, sha256_file, write_atomic
+
 MANIFEST = "TREE.json"
 ENTRIES = "TREE.entries"  # one JSON line per entry (path, kind, content): tells which file differs on a mismatch
 CONFIG = "emscripten.config"
@@ -368,34 +370,13 @@ def lock_main(args: argparse.Namespace) -> int:
             digest = old.tree_digest  # same closure: the same tree
     lock = Lock(name, args.suite, args.arch, tuple(args.package), tuple(debs), digest)
     parse_lock(lock.to_json(), str(out))
-    _write_atomic(out, lock.to_json().encode("utf-8"))
+    write_atomic(out, lock.to_json())
     total = sum(d.size for d in debs)
     print(f"[toolchain-tree] {out}: {len(debs)} debs, {total / 1e6:.1f} MB, tree_digest {digest}", file=sys.stderr)
     return 0
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 # -------------------------------------------------------------------------------------------------------- downloads
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _progress(msg: str) -> None:
@@ -429,10 +410,9 @@ def fetch_debs(lock: Lock, debs_dir: Path, mirror: str | None) -> list[Path]:
 
 
 def _download(url: str, dest: Path, deb: Deb) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
     h = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_file(dest) as tmp:
+        with open(tmp, "wb") as f:
             try:
                 with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as resp:
                     for block in iter(lambda: resp.read(_CHUNK), b""):
@@ -443,12 +423,6 @@ def _download(url: str, dest: Path, deb: Deb) -> None:
         if h.hexdigest() != deb.sha256:
             actual = h.hexdigest()
             raise TreeError(f"{deb.package} {deb.version}: {url} has sha256 {actual}, the lock expects {deb.sha256}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # ------------------------------------------------------------------------------------------------------- extraction

@@ -21,12 +21,13 @@ import shutil
 import stat
 import sys
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
+
+from rules_pyodide.outputs import atomic_dir
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
@@ -294,18 +295,11 @@ def unpack(archive: str | Path, output: str | Path, extract_dir: str | None = No
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise UnpackError(f"{output}: output exists and is not an empty directory")
     fmt = detect_format(archive)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
     try:
-        _read_members(archive, fmt, extract_dir, tmp)
-        if output.exists():
-            output.rmdir()
-        os.rename(tmp, output)
+        with atomic_dir(output) as tmp:
+            _read_members(archive, fmt, extract_dir, tmp)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
         raise UnpackError(f"{archive}: cannot unpack: {err}") from err
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from pyodide_runner import REPO_ROOT, runtime_dir
 
-from rules_pyodide.index import dump_index, make_fragment, merge, sha256_file
+from rules_pyodide.index import dump_index, make_fragment, merge
+from rules_pyodide.outputs import sha256_file
 from rules_pyodide.run import (
     RunError,
     dist_fragments,
