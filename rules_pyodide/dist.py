@@ -18,13 +18,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rules_pyodide.index import FORMATS, IndexBuildError, check_info, dump_index, merge, read_fragment
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.index import FORMATS, check_info, dump_index, merge, read_fragment
 from rules_pyodide.outputs import atomic_dir
 
+PROG = prog("dist")
 INDEX_FILES = FORMATS
 
 
-class DistError(Exception):
+class DistError(RulesPyodideError):
     """The package directory cannot be assembled; the message names the file."""
 
 
@@ -75,7 +77,7 @@ def assemble(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.dist", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--output", required=True, type=Path, help="directory to create")
     parser.add_argument("--arch", default="wasm32", help="info.arch")
     parser.add_argument("--platform", required=True, help="info.platform, e.g. emscripten_3_1_14")
@@ -85,13 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fragment", action="append", default=[], type=Path, help="an index fragment (repeat)")
     parser.add_argument("--file", action="append", default=[], type=Path, help="a file to ship (repeat)")
     args = parser.parse_args(argv)
-    try:
-        info = infos(args.arch, args.platform, args.pyodide_version, args.python, args.abi_version)
-        assemble(args.output, args.file, args.fragment, info)
-    except (DistError, IndexBuildError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> None:
+    info = infos(args.arch, args.platform, args.pyodide_version, args.python, args.abi_version)
+    assemble(args.output, args.file, args.fragment, info)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rules_pyodide import meson_cross
-from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment
+from rules_pyodide.errors import prog, run_command
+from rules_pyodide.index import fragment_to_json, make_fragment
 from rules_pyodide.outputs import (
     add_zip_member,
     atomic_file,
@@ -89,6 +90,7 @@ from rules_pyodide.pure_build import (
     write_wheel,
 )
 
+PROG = prog("emcc-build")
 WRAPPER = Path(__file__).with_name("compiler_wrapper.py")
 SHIMS = {
     "cc": "cc",
@@ -554,7 +556,7 @@ def _build_library(args: argparse.Namespace, scratch: Path, env: dict[str, str],
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rules_pyodide.emcc_build", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("--source", required=True, type=Path, help="patched source tree")
     p.add_argument("--name", required=True, help="package.name")
     p.add_argument("--version", required=True, help="package.version")
@@ -606,20 +608,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    return run_command(PROG, lambda: _command(args), reported=(zipfile.BadZipFile,))
+
+
+def _command(args: argparse.Namespace) -> None:
     if not args.exports:
         args.exports = ["pyinit"]
-    try:
-        if args.script_file:
-            args.script = args.script_file.read_text(encoding="utf-8")
-        if args.post_file:
-            args.post = args.post_file.read_text(encoding="utf-8")
-        if args.cross_script_file:
-            args.cross_script = args.cross_script_file.read_text(encoding="utf-8")
-        build(args)
-    except (BuildError, IndexBuildError, OSError, zipfile.BadZipFile) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    if args.script_file:
+        args.script = args.script_file.read_text(encoding="utf-8")
+    if args.post_file:
+        args.post = args.post_file.read_text(encoding="utf-8")
+    if args.cross_script_file:
+        args.cross_script = args.cross_script_file.read_text(encoding="utf-8")
+    build(args)
 
 
 if __name__ == "__main__":

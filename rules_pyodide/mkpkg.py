@@ -41,11 +41,13 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
 from rules_pyodide.outputs import atomic_file, sha256_file
 from rules_pyodide.recipe import RecipeError, load_recipe
 from rules_pyodide.runtimes import load_table
 
 #: Full Python version of the Pyodide runtime that embeds each `major.minor` (for `python_full_version` markers).
+PROG = prog("mkpkg")
 PYTHON_FULL_VERSION = {r.python: r.python_version for r in load_table().runtimes.values()}
 DEFAULT_PYTHON = load_table().runtime_of_profile(load_table().default_profile).python
 SOURCE_URL = "https://files.pythonhosted.org/packages/source/{letter}/{name}/{file}"
@@ -58,7 +60,7 @@ Downloader = Callable[[str, "str | None", Path], "Path | tuple[Path, str | None]
 _PIP_ADDED = re.compile(r"^\s*Added \S+ from (https://\S+?)(?:#\S*)? to build tracker", re.MULTILINE)
 
 
-class MkpkgError(Exception):
+class MkpkgError(RulesPyodideError):
     """The recipe cannot be made; the message names the file or the field."""
 
 
@@ -370,7 +372,7 @@ def mkpkg(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rules-pyodide mkpkg", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("spec", metavar="NAME[==VERSION]", help="the PyPI project (default: its newest version)")
     parser.add_argument("--packages", type=Path, default=Path("packages"), help="recipes directory")
     parser.add_argument(
@@ -382,15 +384,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not re.match(r"^3\.\d+$", args.python):
         parser.error(f"--python {args.python}: expected major.minor, e.g. 3.10")
-    try:
-        path, missing = mkpkg(args.spec, args.packages, python=args.python, force=args.force)
-    except MkpkgError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> None:
+    path, missing = mkpkg(args.spec, args.packages, python=args.python, force=args.force)
     print(path)
     for dep in missing:
         print(f"note: requirement {dep} has no recipe yet: rules-pyodide mkpkg {dep}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

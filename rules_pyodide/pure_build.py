@@ -51,7 +51,8 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.index import fragment_to_json, make_fragment
 from rules_pyodide.outputs import (
     add_zip_member,
     atomic_file,
@@ -63,6 +64,7 @@ from rules_pyodide.outputs import (
     zip_date_time,
 )
 
+PROG = prog("pure-build")
 TEST_DIRS = ("test", "tests")
 TEST_FILES = ("test_*.py", "*_test.py", "conftest.py")
 # Compilers and linkers a backend may run; the pure build puts failing shims of these names first on PATH.
@@ -77,7 +79,7 @@ _PROBES = {"--version", "-v", "-V", "-dumpversion", "-dumpmachine", "-dumpfullve
 _SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".c++", ".m", ".mm", ".f", ".f90", ".f95", ".for", ".rs", ".o")
 
 
-class BuildError(Exception):
+class BuildError(RulesPyodideError):
     """The package cannot be built; the message names the package and what went wrong."""
 
 
@@ -446,7 +448,7 @@ def build(args: argparse.Namespace) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.pure_build", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--source", required=True, type=Path, help="patched source tree")
     parser.add_argument("--name", required=True, help="package name, as in the recipe (package.name)")
     parser.add_argument("--version", required=True, help="package version, as in the recipe")
@@ -468,12 +470,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        build(args)
-    except (BuildError, IndexBuildError, OSError, zipfile.BadZipFile) as err:
-        print(f"error: {args.meta + ': ' if args.meta else ''}{err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, lambda: build(args), reported=(zipfile.BadZipFile,), context=args.meta)
 
 
 if __name__ == "__main__":

@@ -38,15 +38,17 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
 from rules_pyodide.outputs import atomic_dir, sha256_file, source_date_epoch, write_tar_gz
 
+PROG = prog("release")
 SUMS = "SHA256SUMS"
 PROVENANCE = "provenance.json"
 LOCK = "pyodide-lock.json"
 SCHEMA = "rules_pyodide/provenance/v1"
 
 
-class ReleaseError(Exception):
+class ReleaseError(RulesPyodideError):
     """The release cannot be assembled or does not verify; the message names the file and what is wrong."""
 
 
@@ -326,7 +328,7 @@ def verify(root: Path, expect: Path | None) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.release", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("assemble", help="assemble a release directory (and tarball) from a package directory")
     a.add_argument("--dist", required=True, type=Path, help="the package directory (pyodide_dist output)")
@@ -346,18 +348,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        if args.command == "assemble":
-            assemble(args)
-            return 0
-        problems = verify(args.release, args.expect)
-    except (ReleaseError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    if args.command == "assemble":
+        return run_command(PROG, lambda: assemble(args))
+    return run_command(PROG, lambda: _verify(args.release, args.expect))
+
+
+def _verify(release: Path, expect: Path | None) -> int:
+    """Prints each problem (or that every file matches); 1 when there is one."""
+    problems = verify(release, expect)
     for problem in problems:
-        print(f"{args.release}: {problem}", file=sys.stderr)
+        print(f"{release}: {problem}", file=sys.stderr)
     if not problems:
-        print(f"{args.release}: OK, every file matches {SUMS}" + (f" and {args.expect}" if args.expect else ""))
+        print(f"{release}: OK, every file matches {SUMS}" + (f" and {expect}" if expect else ""))
     return 1 if problems else 0
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import lz4.block
 
+from rules_pyodide.errors import RulesPyodideError
 from rules_pyodide.outputs import ZIP_FLOOR_DATE
 
 FILE_PACKAGE_METADATA = re.compile(rb'loadPackage\((\{"files":\[[^\]]*\],"remote_package_size":\d+\})\)')
@@ -43,7 +44,7 @@ STARTUP_PACKAGES = {"distutils": "distutils.tar"}
 """Packages 0.21 loads at start-up with `fullStdLib` (their files install under /lib/python3.X)."""
 
 
-class StdlibError(Exception):
+class StdlibError(RulesPyodideError):
     """The runtime's standard library cannot be read or trimmed; the message names the runtime and the file."""
 
 

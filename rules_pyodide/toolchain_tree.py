@@ -46,8 +46,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
 from rules_pyodide.outputs import atomic_file, sha256_file, write_atomic
 
+PROG = prog("toolchain-tree")
 MANIFEST = "TREE.json"
 ENTRIES = "TREE.entries"  # one JSON line per entry (path, kind, content): tells which file differs on a mismatch
 CONFIG = "emscripten.config"
@@ -80,7 +82,7 @@ _NODEJS_FD = 9
 _NODEJS_FD_DIR = f"/proc/self/fd/{_NODEJS_FD}/".encode().ljust(len(_NODEJS_DIR), b"/")
 
 
-class TreeError(Exception):
+class TreeError(RulesPyodideError):
     """A lock, a download or a tree is wrong; the message is one line naming what and why."""
 
 
@@ -972,7 +974,7 @@ def verify(tree: Path, lock_path: Path, fast: bool = False) -> str:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="rules-pyodide toolchain-tree", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     lock = sub.add_parser("lock", help="resolve packages with apt-get and write a lock file")
     lock.add_argument("--suite", required=True, help="Debian suite, e.g. bookworm or trixie")
@@ -994,23 +996,23 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        if args.command == "lock":
-            return lock_main(args)
-        if args.command == "build":
-            cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-            cache.mkdir(parents=True, exist_ok=True)
-            for lock in args.lock:
-                print(build(Path(lock), cache, args.mirror))
-            return 0
-        start = time.monotonic()
-        digest = verify(Path(args.tree), Path(args.lock), args.fast)
-        kind = "manifest" if args.fast else "digest"
-        print(f"{args.tree}: {kind} OK ({digest[:16]}, {time.monotonic() - start:.1f} s)")
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "lock":
+        return lock_main(args)
+    if args.command == "build":
+        cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+        cache.mkdir(parents=True, exist_ok=True)
+        for lock in args.lock:
+            print(build(Path(lock), cache, args.mirror))
         return 0
-    except TreeError as e:
-        print(f"toolchain-tree: error: {e}", file=sys.stderr)
-        return 1
+    start = time.monotonic()
+    digest = verify(Path(args.tree), Path(args.lock), args.fast)
+    kind = "manifest" if args.fast else "digest"
+    print(f"{args.tree}: {kind} OK ({digest[:16]}, {time.monotonic() - start:.1f} s)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -437,7 +437,7 @@ def test_build_with_wrong_tree_digest_leaves_nothing(tmp_path: Path, capsys: pyt
     cache.mkdir()
     assert tt.main(["build", "--lock", str(lock), "--cache-dir", str(cache), "--mirror", mirror]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("toolchain-tree: error: emscripten-3.1.69: the built tree has digest ")
+    assert err.startswith("rules-pyodide toolchain-tree: error: emscripten-3.1.69: the built tree has digest ")
     assert f"expects {'e' * 64}; nothing was installed" in err
     assert sorted(p.name for p in cache.iterdir()) == ["debs"]
 
@@ -451,7 +451,7 @@ def test_build_with_wrong_deb_sha256_names_the_package(tmp_path: Path, capsys: p
     actual = hashlib.sha256(debs[1].read_bytes()).hexdigest()
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == (
-        f"toolchain-tree: error: libc6 1.0: {mirror}/pool/main/l/libc6/libc6_1.0_amd64.deb has sha256 "
+        f"rules-pyodide toolchain-tree: error: libc6 1.0: {mirror}/pool/main/l/libc6/libc6_1.0_amd64.deb has sha256 "
         f"{actual}, the lock expects {'a' * 64}"
     )
     assert not (cache / "debs" / "libc6_1.0_amd64.deb").exists()
