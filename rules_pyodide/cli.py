@@ -6,9 +6,12 @@ Exit status and error lines are the same for every subcommand (rules_pyodide.err
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import importlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from rules_pyodide.errors import PROG
 
@@ -60,6 +63,13 @@ def usage() -> str:
             _group("used by Bazel actions", ACTION_COMMANDS, width),
         ]
     )
+
+
+def option_values(args: argparse.Namespace, options: type[Any]) -> dict[str, Any]:
+    """The parsed flags named like the fields of the frozen dataclass `options` (a module's Options), repeated flags
+    as tuples: its keyword arguments."""
+    values = {field.name: getattr(args, field.name) for field in dataclasses.fields(options)}
+    return {name: tuple(value) if isinstance(value, list) else value for name, value in values.items()}
 
 
 def expand_param_file(args: list[str]) -> list[str]:

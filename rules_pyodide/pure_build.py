@@ -45,12 +45,14 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from rules_pyodide.cli import option_values
 from rules_pyodide.errors import RulesPyodideError, prog, run_command
 from rules_pyodide.index import fragment_to_json, make_fragment
 from rules_pyodide.outputs import (
@@ -389,7 +391,33 @@ def move_tree(src: Path, dst: Path) -> None:
     os.rename(src, dst)
 
 
-def build(args: argparse.Namespace) -> None:
+@dataclass(frozen=True)
+class Options:
+    """What one pure-build action is asked to do: its flags, named as on the command line (see _parser)."""
+
+    source: Path
+    name: str
+    version: str
+    wheel: Path
+    site: Path
+    fragments: Path
+    tests: Path | None = None
+    unvendor_tests: bool = False
+    retain_test_pattern: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+    host_site: tuple[Path, ...] = ()
+    meta: str = ""
+    executable: tuple[str, ...] = ()
+    constraint: tuple[str, ...] = ()
+    build_extra: tuple[str, ...] = ()
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(**option_values(args, cls))
+
+
+def build(args: Options) -> None:
     if args.wheel.suffix != ".whl":
         raise BuildError(f"--wheel {args.wheel}: must end with .whl")
     outputs = [(args.site, "--site"), (args.fragments, "--fragments")]
@@ -470,7 +498,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return run_command(PROG, lambda: build(args), reported=(zipfile.BadZipFile,), context=args.meta)
+    return run_command(PROG, lambda: build(Options.from_args(args)), reported=(zipfile.BadZipFile,), context=args.meta)
 
 
 if __name__ == "__main__":
