@@ -76,7 +76,6 @@ from rules_pyodide.outputs import (
     sha256_file,
     source_date_epoch,
     write_atomic,
-    write_tar,
     zip_date_time,
 )
 from rules_pyodide.pure_build import (
@@ -88,8 +87,8 @@ from rules_pyodide.pure_build import (
     empty_output_dir,
     install,
     move_tree,
+    ship_package,
     unvendor_tests,
-    write_wheel,
 )
 
 PROG = prog("emcc-build")
@@ -600,29 +599,19 @@ def _build_package(
     post_env = {**(env if post_base is None else post_base), "SITEPACKAGES": str(site)}
     run_script(args.post, src, post_env, log, "post", scratch)
     moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
-    write_wheel(site, out.wheel, args.wheel_tag)
-    for root in (site, scratch / "tests"):
-        for path in [root, *root.rglob("*")] if root.exists() else []:
-            os.utime(path, (source_date_epoch(), source_date_epoch()))
-    fragments = {
-        args.name: make_fragment(
-            args.name,
-            args.version,
-            out.wheel.name,
-            sha256_file(out.wheel),
-            depends=args.depends,
-            imports=args.imports,
-            unvendored_tests=moved > 0,
-        )
-    }
-    if moved:
-        tar = out.tests / f"{args.name}-tests.tar"
-        write_tar(scratch / "tests", tar)
-        fragments[f"{args.name}-tests"] = make_fragment(
-            f"{args.name}-tests", args.version, tar.name, sha256_file(tar), depends=[args.name]
-        )
-    for name, fragment in fragments.items():
-        write_atomic(args.fragments / f"{name}.json", fragment_to_json(fragment))
+    ship_package(
+        site,
+        scratch / "tests",
+        moved,
+        name=args.name,
+        version=args.version,
+        wheel=out.wheel,
+        wheel_tag=args.wheel_tag,
+        tests=out.tests,
+        fragments=args.fragments,
+        depends=args.depends,
+        imports=args.imports,
+    )
     move_tree(site, out.site)
 
 

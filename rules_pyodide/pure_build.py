@@ -373,6 +373,42 @@ def write_wheel(site: Path, output: Path, tag: str = "py3-none-any") -> None:
         (site / record_name).write_bytes(buffer.getvalue().encode("utf-8"))
 
 
+def ship_package(
+    site: Path,
+    unvendored: Path,
+    moved: int,
+    *,
+    name: str,
+    version: str,
+    wheel: Path,
+    wheel_tag: str,
+    tests: Path | None,
+    fragments: Path,
+    depends: Sequence[str],
+    imports: Sequence[str],
+) -> None:
+    """The last steps of every package build (pure or compiled), once tests are unvendored: the wheel written again
+    from `site`, every installed file and test stamped SOURCE_DATE_EPOCH, `NAME-tests.tar` of the `moved` tests in
+    `unvendored`, and the index fragments."""
+    write_wheel(site, wheel, wheel_tag)
+    for root in (site, unvendored):
+        for path in [root, *root.rglob("*")] if root.exists() else []:
+            os.utime(path, (source_date_epoch(), source_date_epoch()))
+    index = {
+        name: make_fragment(
+            name, version, wheel.name, sha256_file(wheel), depends=depends, imports=imports, unvendored_tests=moved > 0
+        )
+    }
+    if moved:
+        if not tests:
+            raise BuildError(f"{name}: tests were unvendored but no --tests directory was given")
+        tar = tests / f"{name}-tests.tar"
+        write_tar(unvendored, tar)
+        index[f"{name}-tests"] = make_fragment(f"{name}-tests", version, tar.name, sha256_file(tar), depends=[name])
+    for key, fragment in index.items():
+        write_atomic(fragments / f"{key}.json", fragment_to_json(fragment))
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Entry point.
 
@@ -445,31 +481,19 @@ def build(args: Options) -> None:
         site = scratch / "site"
         install(built, site)
         moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
-        write_wheel(site, args.wheel)
-        for root in (site, scratch / "tests"):
-            for path in [root, *root.rglob("*")] if root.exists() else []:
-                os.utime(path, (source_date_epoch(), source_date_epoch()))
-        fragments = {
-            args.name: make_fragment(
-                args.name,
-                args.version,
-                args.wheel.name,
-                sha256_file(args.wheel),
-                depends=args.depends,
-                imports=args.imports,
-                unvendored_tests=moved > 0,
-            )
-        }
-        if moved:
-            if not args.tests:
-                raise BuildError(f"{args.name}: tests were unvendored but no --tests directory was given")
-            tar = args.tests / f"{args.name}-tests.tar"
-            write_tar(scratch / "tests", tar)
-            fragments[f"{args.name}-tests"] = make_fragment(
-                f"{args.name}-tests", args.version, tar.name, sha256_file(tar), depends=[args.name]
-            )
-        for name, fragment in fragments.items():
-            write_atomic(args.fragments / f"{name}.json", fragment_to_json(fragment))
+        ship_package(
+            site,
+            scratch / "tests",
+            moved,
+            name=args.name,
+            version=args.version,
+            wheel=args.wheel,
+            wheel_tag="py3-none-any",
+            tests=args.tests,
+            fragments=args.fragments,
+            depends=args.depends,
+            imports=args.imports,
+        )
         move_tree(site, args.site)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
