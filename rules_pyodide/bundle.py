@@ -24,8 +24,9 @@
 4. Report: a table per package and for the standard library (files before -> after, .py, .so, gzip size before ->
    after, reduction) and the load-time breakdown of both runs.
 
-Exit status 0; 1 when the app fails (in the trace or the validation run); 2 for bad arguments, a bad dist or a
-bad filter file.
+Exit status 0; 1 when the app fails (in the trace or the validation run) or for a bad dist, filter file or
+argument, with one line `rules-pyodide bundle: error: ...` saying which (rules_pyodide.errors); 2 for a malformed
+command line (argparse).
 """
 
 from __future__ import annotations
@@ -51,18 +52,20 @@ from rich.console import Console
 from rich.table import Table
 
 from rules_pyodide import pack, pack_filter, run, stdlib
-from rules_pyodide.index import IndexBuildError, fragments_from_index
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.index import fragments_from_index
+from rules_pyodide.outputs import ZIP_FLOOR_DATE, add_zip_member
 
+PROG = prog("bundle")
 TRACE_JS = run.JS_DIR / "trace_app.js"
 GZIP_LEVEL = 6
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-class BundleError(Exception):
+class BundleError(RulesPyodideError):
     """Bad arguments, dist or filter; the message names the file or key."""
 
 
-class AppFailed(Exception):
+class AppFailed(RulesPyodideError):
     """The app failed in the trace or the validation run; the message says which, and why."""
 
 
@@ -200,10 +203,8 @@ def write_zip(path: Path, entries: Sequence[tuple[Path, str]]) -> None:
     """A deterministic zip of (source, absolute destination) pairs, stored relative to `/`."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for src, dst in sorted(entries, key=lambda e: e[1]):
-            info = zipfile.ZipInfo(dst.lstrip("/"), date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, src.read_bytes(), compresslevel=9)
+            # Permission bits only, without the file type (what this zip has always recorded: its bytes stay equal).
+            add_zip_member(zf, dst.lstrip("/"), src.read_bytes(), ZIP_FLOOR_DATE, 0o644)
 
 
 @dataclass(frozen=True)
@@ -531,7 +532,7 @@ def print_report(result: BundleResult, console: Console) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rules-pyodide bundle", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("app", type=Path, help="the Python app to trace")
     parser.add_argument("--dist", required=True, type=Path, help="package directory: files + index")
     parser.add_argument("--pyodide", metavar="VERSION", help="runtime js/node_modules/pyodide-VERSION")
@@ -553,33 +554,29 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        filters = pack_filter.load(args.filters)
-        runtime = run.find_runtime(args.pyodide, args.pyodide_dir)
-        result = bundle(
-            args.app,
-            args.dist,
-            runtime,
-            args.output,
-            packages=args.package,
-            filters=filters,
-            keep_stdlib=args.keep_stdlib,
-            full_stdlib=args.full_stdlib,
-            check_output=not args.no_check_output,
-            lz4=args.lz4,
-            node=args.node,
-            trace_js=args.trace_js,
-            quiet=args.quiet,
-        )
-    except (BundleError, run.RunError, pack.PackError, pack_filter.FilterConfigError, IndexBuildError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except AppFailed as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> None:
+    filters = pack_filter.load(args.filters)
+    runtime = run.find_runtime(args.pyodide, args.pyodide_dir)
+    result = bundle(
+        args.app,
+        args.dist,
+        runtime,
+        args.output,
+        packages=args.package,
+        filters=filters,
+        keep_stdlib=args.keep_stdlib,
+        full_stdlib=args.full_stdlib,
+        check_output=not args.no_check_output,
+        lz4=args.lz4,
+        node=args.node,
+        trace_js=args.trace_js,
+        quiet=args.quiet,
+    )
     if not args.quiet:
         print_report(result, Console(width=max(120, shutil.get_terminal_size().columns)))
-    return 0
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from rules_pyodide.errors import RulesPyodideError, run_command
+
+PROG = "python -m rules_pyodide.cache_server"
 ROOT = Path(__file__).resolve().parent.parent
 BGD = ROOT / ".cache" / "buildgrid" / "bin" / "bgd"
 NGINX = "/usr/sbin/nginx"
@@ -102,7 +105,7 @@ instances:
 """
 
 
-class CacheServerError(Exception):
+class CacheServerError(RulesPyodideError):
     """The server did not start; the message includes the end of its log."""
 
 
@@ -263,21 +266,20 @@ def running(kind: str, data: Path, port: int | None = None) -> Iterator[CacheSer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.cache_server", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("kind", choices=["http", "grpc"], help="http: nginx WebDAV; grpc: BuildGrid")
     parser.add_argument("--data", required=True, type=Path, help="directory for the cached blobs")
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     args = parser.parse_args(argv)
-    try:
-        with running(args.kind, args.data, args.port) as server:
-            print(f"{args.kind} cache on {server.url} (pid {server.pid}); Ctrl-C stops it. Build with:")
-            print(f"  bazel build --config=ci --remote_cache={server.url} //:release", flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                server.process.wait()
-    except CacheServerError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> None:
+    with running(args.kind, args.data, args.port) as server:
+        print(f"{args.kind} cache on {server.url} (pid {server.pid}); Ctrl-C stops it. Build with:")
+        print(f"  bazel build --config=ci --remote_cache={server.url} //:release", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.process.wait()
 
 
 if __name__ == "__main__":

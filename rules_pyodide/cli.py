@@ -1,41 +1,75 @@
-"""The `rules-pyodide` command: one subcommand per action module, each also runnable as `python -m`."""
+"""The `rules-pyodide` command: one subcommand per action module, each also runnable as `python -m`.
+
+Exit status and error lines are the same for every subcommand (rules_pyodide.errors): 0, 1 with one line
+`rules-pyodide COMMAND: error: MESSAGE`, or 2 for a malformed command line.
+"""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-# Subcommand -> module whose `main(argv) -> int` implements it. Modules are imported lazily so that one
+from rules_pyodide.errors import PROG
+
+# Subcommand -> (module whose `main(argv) -> int` implements it, summary). Modules are imported lazily so that one
 # subcommand's dependencies never slow down or break another.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "file-packager": ("rules_pyodide.file_packager", "pack files into an emscripten .data + .js file package"),
-    "dist": ("rules_pyodide.dist", "assemble a Pyodide package directory: package files + merged index files"),
-    "dist-archive": ("rules_pyodide.dist_archive", "rules_pyodide's source archive + the PEX, with sha256 values"),
-    "emcc-build": ("rules_pyodide.emcc_build", "build a compiled recipe (C/C++/Cython, C library) with emscripten"),
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("rules_pyodide.run", "run Python in real Pyodide (Node) with a dist's packages in its index"),
+    "mkpkg": ("rules_pyodide.mkpkg", "write packages/NAME/meta.yaml from a PyPI sdist's metadata (pip download)"),
     "fetch": ("rules_pyodide.fetch", "download every recipe's source into the distdir (pip) and check its checksum"),
-    "index": ("rules_pyodide.index", "write one package's index fragment, or merge fragments into an index"),
     "pack": ("rules_pyodide.pack", "pack files, a directory, an environment or index packages into file packages"),
     "bundle": ("rules_pyodide.bundle", "trace an app in Pyodide and pack only the files it uses; validate the bundle"),
-    "mkpkg": ("rules_pyodide.mkpkg", "write packages/NAME/meta.yaml from a PyPI sdist's metadata (pip download)"),
-    "patch": ("rules_pyodide.patch", "copy a source tree, apply a recipe's patches and extras"),
-    "profile-gen": ("rules_pyodide.profile_gen", "generate a Pyodide ABI profile from the runtime's own sysconfig"),
-    "pure-build": ("rules_pyodide.pure_build", "build a pure-Python recipe: wheel, site-packages tree, tests"),
-    "run": ("rules_pyodide.run", "run Python in real Pyodide (Node) with a dist's packages in its index"),
     "release": ("rules_pyodide.release", "assemble a release (dist, loader, SHA256SUMS, provenance) or verify one"),
-    "recipes-bzl": ("rules_pyodide.recipes_bzl", "convert packages/*/meta.yaml into Starlark (recipes.bzl)"),
-    "unpack": ("rules_pyodide.unpack", "unpack a source archive safely (tar, gz, bz2, xz, zip)"),
+    "file-packager": ("rules_pyodide.file_packager", "pack files into an emscripten .data + .js file package"),
+    "serve": ("rules_pyodide.serve", "serve a site directory on 127.0.0.1 with gzip transfer, as a web server would"),
+    "index": ("rules_pyodide.index", "write one package's index fragment, or merge fragments into an index"),
+    "recipes-bzl": ("rules_pyodide.recipes_bzl", "convert packages/*/meta.yaml into Starlark; --summary: check them"),
+    "profile-gen": ("rules_pyodide.profile_gen", "generate a Pyodide ABI profile from the runtime's own sysconfig"),
     "toolchain-tree": (
         "rules_pyodide.toolchain_tree",
         "lock, build or verify a pinned Emscripten toolchain tree made from Debian packages",
     ),
 }
+"""The commands people run."""
+
+ACTION_COMMANDS: dict[str, tuple[str, str]] = {
+    "dist": ("rules_pyodide.dist", "assemble a Pyodide package directory: package files + merged index files"),
+    "dist-archive": ("rules_pyodide.dist_archive", "rules_pyodide's source archive + the PEX, with sha256 values"),
+    "emcc-build": ("rules_pyodide.emcc_build", "build a compiled recipe (C/C++/Cython, C library) with emscripten"),
+    "patch": ("rules_pyodide.patch", "copy a source tree, apply a recipe's patches and extras"),
+    "pure-build": ("rules_pyodide.pure_build", "build a pure-Python recipe: wheel, site-packages tree, tests"),
+    "unpack": ("rules_pyodide.unpack", "unpack a source archive safely (tar, gz, bz2, xz, zip)"),
+}
+"""The commands only the rules' Bazel actions run (pack, bundle, release and file-packager are run by both)."""
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {**COMMANDS, **ACTION_COMMANDS}
+
+
+def _group(title: str, commands: Mapping[str, tuple[str, str]], width: int) -> str:
+    rows = [f"  {name.ljust(width)}  {summary}" for name, (_, summary) in sorted(commands.items())]
+    return f"{title}:\n" + "\n".join(rows)
 
 
 def usage() -> str:
     width = max(len(name) for name in SUBCOMMANDS)
-    lines = [f"  {name.ljust(width)}  {summary}" for name, (_, summary) in sorted(SUBCOMMANDS.items())]
-    return "usage: rules-pyodide SUBCOMMAND [ARGS...]\n\nsubcommands:\n" + "\n".join(lines)
+    return "\n\n".join(
+        [
+            f"usage: {PROG} COMMAND [ARGS...]   ({PROG} COMMAND --help: its arguments)",
+            _group("commands", COMMANDS, width),
+            _group("used by Bazel actions", ACTION_COMMANDS, width),
+        ]
+    )
+
+
+def option_values(args: argparse.Namespace, options: type[Any]) -> dict[str, Any]:
+    """The parsed flags named like the fields of the frozen dataclass `options` (a module's Options), repeated flags
+    as tuples: its keyword arguments."""
+    values = {field.name: getattr(args, field.name) for field in dataclasses.fields(options)}
+    return {name: tuple(value) if isinstance(value, list) else value for name, value in values.items()}
 
 
 def expand_param_file(args: list[str]) -> list[str]:
@@ -48,16 +82,17 @@ def expand_param_file(args: list[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = expand_param_file(list(sys.argv[1:] if argv is None else argv))
-    if not args or args[0] in ("-h", "--help"):
+    if args and args[0] in ("-h", "--help"):
         print(usage())
-        return 0 if args else 2
-    name, rest = args[0], args[1:]
-    if name not in SUBCOMMANDS:
-        print(f"rules-pyodide: unknown subcommand {name!r}\n\n{usage()}", file=sys.stderr)
+        return 0
+    if not args or args[0] not in SUBCOMMANDS:
+        # A malformed command line, reported as argparse does: usage, then the error line; exit status 2.
+        problem = f"unknown command {args[0]!r}" if args else "no command given"
+        print(f"{usage()}\n{PROG}: error: {problem}", file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[name][0])
+    module = importlib.import_module(SUBCOMMANDS[args[0]][0])
     entry: Callable[[list[str]], int] = module.main
-    return entry(rest)
+    return entry(args[1:])
 
 
 if __name__ == "__main__":

@@ -15,16 +15,18 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from rules_pyodide.index import FORMATS, IndexBuildError, check_info, dump_index, merge, read_fragment
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.index import FORMATS, check_info, dump_index, merge, read_fragment
+from rules_pyodide.outputs import atomic_dir
 
+PROG = prog("dist")
 INDEX_FILES = FORMATS
 
 
-class DistError(Exception):
+class DistError(RulesPyodideError):
     """The package directory cannot be assembled; the message names the file."""
 
 
@@ -65,25 +67,17 @@ def assemble(
             raise DistError(f"{origin}: package {fragment.name!r}: file {fragment.file_name!r} is not among the files")
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise DistError(f"{output}: output exists and is not an empty directory")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
-    try:
+    with atomic_dir(output) as tmp:
         for name, path in sorted(by_name.items()):
             shutil.copyfile(path, tmp / name)
             os.chmod(tmp / name, 0o644)
         for fmt in INDEX_FILES:
             (tmp / fmt).write_text(dump_index(merge(fmt, info[fmt], fragments)), encoding="utf-8")
             os.chmod(tmp / fmt, 0o644)
-        if output.exists():
-            output.rmdir()
-        os.rename(tmp, output)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.dist", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--output", required=True, type=Path, help="directory to create")
     parser.add_argument("--arch", default="wasm32", help="info.arch")
     parser.add_argument("--platform", required=True, help="info.platform, e.g. emscripten_3_1_14")
@@ -93,13 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fragment", action="append", default=[], type=Path, help="an index fragment (repeat)")
     parser.add_argument("--file", action="append", default=[], type=Path, help="a file to ship (repeat)")
     args = parser.parse_args(argv)
-    try:
-        info = infos(args.arch, args.platform, args.pyodide_version, args.python, args.abi_version)
-        assemble(args.output, args.file, args.fragment, info)
-    except (DistError, IndexBuildError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> None:
+    info = infos(args.arch, args.platform, args.pyodide_version, args.python, args.abi_version)
+    assemble(args.output, args.file, args.fragment, info)
 
 
 if __name__ == "__main__":

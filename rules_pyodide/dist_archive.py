@@ -6,7 +6,7 @@
 Writes into DIR (a new, empty directory, written atomically):
 
 - `rules_pyodide-<version>.tar.gz`: every `--file` (REL is its path in the repository) under
-  `rules_pyodide-<version>/`, deterministic (rules_pyodide.release.write_tarball: sorted, fixed mtime, owner and
+  `rules_pyodide-<version>/`, deterministic (rules_pyodide.outputs.write_tar_gz: sorted, fixed mtime, owner and
   modes, gzip without name or time); `<version>` is pyproject.toml's `project.version`;
 - `rules-pyodide-<version>.pex`: the tool, also the single-file CLI (`rules-pyodide-<version>.pex --help`);
 - `SHA256SUMS` of both;
@@ -23,9 +23,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
-from rules_pyodide.index import sha256_file
-from rules_pyodide.release import write_tarball
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.outputs import sha256_file, write_tar_gz
 
+PROG = prog("dist-archive")
 HTTP_ARCHIVE = """\
 load("@bazel_tools//tools/build_defs/repo:http.bzl", "http_archive")
 
@@ -38,7 +39,7 @@ http_archive(
 """
 
 
-class DistArchiveError(Exception):
+class DistArchiveError(RulesPyodideError):
     """Bad input: the message names the flag or file."""
 
 
@@ -85,7 +86,7 @@ def write(output: Path, version: str, files: dict[str, Path], pex: Path, url_pre
             shutil.copyfile(path, stage / rel)
             (stage / rel).chmod(0o755 if path.stat().st_mode & 0o111 else 0o644)
         archive = out / f"{prefix}.tar.gz"
-        write_tarball(stage, prefix, archive)
+        write_tar_gz(stage, archive, prefix=prefix)
         tool = out / f"rules-pyodide-{version}.pex"
         shutil.copyfile(pex, tool)
         tool.chmod(0o755)
@@ -99,19 +100,17 @@ def write(output: Path, version: str, files: dict[str, Path], pex: Path, url_pre
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="rules-pyodide dist-archive", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--output", type=Path, required=True, help="the directory to write")
     p.add_argument("--pyproject", type=Path, required=True, help="pyproject.toml (project.version)")
     p.add_argument("--pex", type=Path, required=True, help="the rules-pyodide PEX")
     p.add_argument("--file", action="append", default=[], help="REL=PATH: a file of the archive (repeat)")
     p.add_argument("--url-prefix", default="https://example.invalid/rules_pyodide", help="where it is published")
     args = p.parse_args(argv)
-    try:
-        write(args.output, project_version(args.pyproject), parse_files(args.file), args.pex, args.url_prefix)
-    except (DistArchiveError, OSError) as e:
-        print(f"rules-pyodide dist-archive: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(
+        PROG,
+        lambda: write(args.output, project_version(args.pyproject), parse_files(args.file), args.pex, args.url_prefix),
+    )
 
 
 if __name__ == "__main__":

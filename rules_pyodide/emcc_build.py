@@ -62,27 +62,36 @@ import sysconfig
 import tempfile
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from rules_pyodide import meson_cross
-from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment, sha256_file, write_atomic
+from rules_pyodide.cli import option_values
+from rules_pyodide.errors import prog, run_command
+from rules_pyodide.index import fragment_to_json, make_fragment
+from rules_pyodide.outputs import (
+    add_zip_member,
+    atomic_file,
+    file_mode,
+    sha256_file,
+    source_date_epoch,
+    write_atomic,
+    zip_date_time,
+)
 from rules_pyodide.pure_build import (
     BuildError,
-    _add,
-    _empty_dir,
-    _move_tree,
-    _zip_time,
     build_env,
     check_build_requirements,
     check_executables,
     copy_source,
+    empty_output_dir,
     install,
-    source_date_epoch,
+    move_tree,
+    ship_package,
     unvendor_tests,
-    write_tar,
-    write_wheel,
 )
 
+PROG = prog("emcc-build")
 WRAPPER = Path(__file__).with_name("compiler_wrapper.py")
 SHIMS = {
     "cc": "cc",
@@ -122,6 +131,75 @@ HELPERS = {
 }
 LOG_TAIL = 60
 WASM_MAGIC = b"\0asm"
+KINDS = ("package", "static_library", "shared_library")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What one emcc-build action is asked to do: its flags (named as on the command line, see _parser), with
+    build.script, build.post and build.cross-script read from their files."""
+
+    source: Path
+    name: str
+    version: str
+    type: str  # one of KINDS
+    emcc: Path
+    emxx: Path
+    emar: Path
+    emranlib: Path
+    python_include: Path
+    ext_suffix: str
+    log: Path
+    fragments: Path
+    sysroot_overlay: Path | None = None
+    profile_cflag: tuple[str, ...] = ()
+    profile_cxxflag: tuple[str, ...] = ()
+    profile_ldflag: tuple[str, ...] = ()
+    wheel_tag: str = ""
+    pyodide_version: str = ""
+    python_version: str = ""
+    platform: str = ""
+    jobs: int = 2
+    cflags: str = ""
+    cxxflags: str = ""
+    ldflags: str = ""
+    replace_lib: tuple[str, ...] = ()
+    exports: tuple[str, ...] = ("pyinit",)
+    script: str = ""
+    post: str = ""
+    cross_script: str = ""
+    backend_flags: str = ""
+    pkgdir: Path | None = None
+    library: tuple[Path, ...] = ()
+    host_site: tuple[Path, ...] = ()
+    depends: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+    unvendor_tests: bool = False
+    retain_test_pattern: tuple[str, ...] = ()
+    allow_pure: bool = False
+    executable: tuple[str, ...] = ()
+    constraint: tuple[str, ...] = ()
+    build_extra: tuple[str, ...] = ()
+    wheel: Path | None = None
+    site: Path | None = None
+    tests: Path | None = None
+    prefix: Path | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        """The parsed command line's options; reads --script-file, --post-file and --cross-script-file."""
+        values = option_values(args, cls)
+        for name in ("script", "post", "cross_script"):
+            path: Path | None = getattr(args, f"{name}_file")
+            if path:
+                values[name] = path.read_text(encoding="utf-8")
+        values["exports"] = values["exports"] or ("pyinit",)
+        return cls(**values)
+
+
+def parse_options(argv: Sequence[str]) -> Options:
+    """The command line's Options (what main runs)."""
+    return Options.from_args(_parser().parse_args(argv))
 
 
 def _host_python_dirs() -> tuple[list[str], list[str]]:
@@ -190,7 +268,7 @@ def cmake_toolchain_file(emcc: Path) -> str:
     return ""
 
 
-def meson_cross_file(path: Path, bin_dir: Path, args: argparse.Namespace) -> Path:
+def meson_cross_file(path: Path, bin_dir: Path, args: Options) -> Path:
     """The profile's meson cross file naming the wrappers (pyodide-build's MESON_CROSS_FILE; rules_pyodide.meson_cross),
     passed to meson-python builds by _build_package."""
     search = os.environ.get("PATH", "/usr/bin:/bin")
@@ -206,7 +284,7 @@ def meson_cross_file(path: Path, bin_dir: Path, args: argparse.Namespace) -> Pat
     return path
 
 
-def _python_parts(args: argparse.Namespace) -> tuple[str, str, str]:
+def _python_parts(args: Options) -> tuple[str, str, str]:
     """(major, minor, micro) of the runtime's Python: --python-version, else the EXT_SUFFIX's cpython-3XY."""
     if args.python_version:
         parts = args.python_version.split(".")
@@ -215,7 +293,7 @@ def _python_parts(args: argparse.Namespace) -> tuple[str, str, str]:
     return (tag[:1], tag[1:], "") if tag.isdigit() else ("", "", "")
 
 
-def pyodide_variables(args: argparse.Namespace, scratch: Path, bin_dir: Path) -> dict[str, str]:
+def pyodide_variables(args: Options, scratch: Path, bin_dir: Path) -> dict[str, str]:
     """The variables pyodide-build gives `build.script`, `build.cross-script` and `build.post` (see the module
     docstring), with this action's paths and the profile's values."""
     import sysconfig
@@ -336,12 +414,10 @@ def _check_archives(prefix: Path, name: str, suffix: str) -> list[Path]:
 
 def write_zip(files: Sequence[Path], output: Path) -> None:
     """The shared library package: the `.so` files at the top level, sorted, fixed time and modes."""
-    stamp = _zip_time(source_date_epoch())
-    tmp = output.with_name(f".{output.name}.tmp")
-    with zipfile.ZipFile(tmp, "w") as zf:
+    stamp = zip_date_time(source_date_epoch())
+    with atomic_file(output) as tmp, zipfile.ZipFile(tmp, "w") as zf:
         for path in sorted(files, key=lambda p: p.name):
-            _add(zf, path.name, path.read_bytes(), stamp, True)
-    os.replace(tmp, output)
+            add_zip_member(zf, path.name, path.read_bytes(), stamp, file_mode(True))
 
 
 def _prefix_maps(scratch: Path) -> list[str]:
@@ -351,7 +427,7 @@ def _prefix_maps(scratch: Path) -> list[str]:
     return [f"-ffile-prefix-map={old}={new}" for old, new in maps.items()]
 
 
-def _wrapper_config(args: argparse.Namespace, scratch: Path, log: Path) -> Path:
+def _wrapper_config(args: Options, scratch: Path, log: Path) -> Path:
     host_includes, host_libs = _host_python_dirs()
     libraries = [p.resolve() for p in args.library]
     config = {
@@ -386,7 +462,7 @@ def _wrapper_config(args: argparse.Namespace, scratch: Path, log: Path) -> Path:
 _KEYWORDS = ("pyinit", "requested", "whole_archive")
 
 
-def _environment(args: argparse.Namespace, scratch: Path, config: Path) -> dict[str, str]:
+def _environment(args: Options, scratch: Path, config: Path) -> dict[str, str]:
     env = build_env(scratch, split_host_sites(args.host_site, args.ext_suffix)[0])
     bin_dir = scratch / "bin"
     write_shims(bin_dir, config)
@@ -428,18 +504,39 @@ def _environment(args: argparse.Namespace, scratch: Path, config: Path) -> dict[
     return env
 
 
-def build(args: argparse.Namespace) -> None:
+@dataclass(frozen=True)
+class Shipped:
+    """Where a package or a shared library goes: its archive (wheel, or zip of the libraries), installed tree and
+    unvendored tests."""
+
+    wheel: Path
+    site: Path
+    tests: Path
+
+
+def _required(path: Path | None, flag: str, kind: str) -> Path:
+    if path is None:
+        raise BuildError(f"{flag} is required for build.type {kind}")
+    return path
+
+
+def shipped_outputs(args: Options) -> Shipped | None:
+    """The outputs of what the build ships (None for a static library, which ships nothing); each flag is required."""
+    if args.type == "static_library":
+        return None
+    site, tests = _required(args.site, "--site", args.type), _required(args.tests, "--tests", args.type)
+    return Shipped(_required(args.wheel, "--wheel", args.type), site, tests)
+
+
+def build(args: Options) -> None:
+    shipped = shipped_outputs(args)
     outputs = [(args.fragments, "--fragments")]
-    if args.type == "package":
-        outputs += [(args.site, "--site"), (args.tests, "--tests")]
-    if args.type == "shared_library":
-        outputs += [(args.site, "--site"), (args.tests, "--tests")]
+    if shipped:
+        outputs += [(shipped.site, "--site"), (shipped.tests, "--tests")]
     if args.prefix:
         outputs += [(args.prefix, "--prefix")]
     for path, what in outputs:
-        if path is None:
-            raise BuildError(f"{what} is required for build.type {args.type}")
-        _empty_dir(path, what)
+        empty_output_dir(path, what)
     log: Path = args.log.resolve()
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"rules_pyodide emcc-build of {args.name} {args.version} ({args.type})\n", encoding="utf-8")
@@ -454,10 +551,12 @@ def build(args: argparse.Namespace) -> None:
         env = run_script(args.script, src, env, log, "script", scratch)
         # cross-script: what it exports reaches the build, not build.post (pyodide-build runs it in the build env).
         build_env = run_script(args.cross_script, src, env, log, "cross-script", scratch)
-        if args.type == "package":
-            _build_package(args, scratch, build_env, log, post_base=env)
+        if args.type == "package" and shipped:
+            _build_package(args, shipped, scratch, build_env, log, post_base=env)
         else:
-            _build_library(args, scratch, env, log)
+            libs = _build_library(args, scratch, env, log)
+            if shipped:
+                _ship_shared_library(args, shipped, libs)
         if args.prefix:
             shutil.copytree(scratch / "prefix", args.prefix, dirs_exist_ok=True)
     except BuildError as err:
@@ -467,7 +566,12 @@ def build(args: argparse.Namespace) -> None:
 
 
 def _build_package(
-    args: argparse.Namespace, scratch: Path, env: dict[str, str], log: Path, post_base: dict[str, str] | None = None
+    args: Options,
+    out: Shipped,
+    scratch: Path,
+    env: dict[str, str],
+    log: Path,
+    post_base: dict[str, str] | None = None,
 ) -> None:
     src = scratch / "src"
     dist = scratch / "dist"
@@ -495,54 +599,47 @@ def _build_package(
     post_env = {**(env if post_base is None else post_base), "SITEPACKAGES": str(site)}
     run_script(args.post, src, post_env, log, "post", scratch)
     moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
-    write_wheel(site, args.wheel, args.wheel_tag)
-    for root in (site, scratch / "tests"):
-        for path in [root, *root.rglob("*")] if root.exists() else []:
-            os.utime(path, (source_date_epoch(), source_date_epoch()))
-    fragments = {
-        args.name: make_fragment(
-            args.name,
-            args.version,
-            args.wheel.name,
-            sha256_file(args.wheel),
-            depends=args.depends,
-            imports=args.imports,
-            unvendored_tests=moved > 0,
-        )
-    }
-    if moved:
-        tar = args.tests / f"{args.name}-tests.tar"
-        write_tar(scratch / "tests", tar)
-        fragments[f"{args.name}-tests"] = make_fragment(
-            f"{args.name}-tests", args.version, tar.name, sha256_file(tar), depends=[args.name]
-        )
-    for name, fragment in fragments.items():
-        write_atomic(args.fragments / f"{name}.json", fragment_to_json(fragment))
-    _move_tree(site, args.site)
+    ship_package(
+        site,
+        scratch / "tests",
+        moved,
+        name=args.name,
+        version=args.version,
+        wheel=out.wheel,
+        wheel_tag=args.wheel_tag,
+        tests=out.tests,
+        fragments=args.fragments,
+        depends=args.depends,
+        imports=args.imports,
+    )
+    move_tree(site, out.site)
 
 
-def _build_library(args: argparse.Namespace, scratch: Path, env: dict[str, str], log: Path) -> None:
+def _build_library(args: Options, scratch: Path, env: dict[str, str], log: Path) -> list[Path]:
+    """Runs build.post and checks what the script installed: the libraries (lib/*.a or lib/*.so)."""
     prefix = scratch / "prefix"
     src = scratch / "src"
     run_script(args.post, src, {**env, "SITEPACKAGES": ""}, log, "post", scratch)
     if args.type == "static_library":
-        _check_archives(prefix, args.name, ".a")
-        return
+        return _check_archives(prefix, args.name, ".a")
     distdir = src / "dist"
     if not list((prefix / "lib").glob("*.so")) and distdir.is_dir() and list(distdir.glob("*.so")):
         (prefix / "lib").mkdir(parents=True, exist_ok=True)
         for lib in sorted(distdir.glob("*.so")):  # pyodide-build's convention: shared libraries in $DISTDIR
             shutil.copy2(lib, prefix / "lib" / lib.name)
-    libs = _check_archives(prefix, args.name, ".so")
-    write_zip(libs, args.wheel)
+    return _check_archives(prefix, args.name, ".so")
+
+
+def _ship_shared_library(args: Options, out: Shipped, libs: Sequence[Path]) -> None:
+    write_zip(libs, out.wheel)
     for lib in libs:
-        shutil.copy2(lib, args.site / lib.name)
-        os.utime(args.site / lib.name, (source_date_epoch(), source_date_epoch()))
+        shutil.copy2(lib, out.site / lib.name)
+        os.utime(out.site / lib.name, (source_date_epoch(), source_date_epoch()))
     fragment = make_fragment(
         args.name,
         args.version,
-        args.wheel.name,
-        sha256_file(args.wheel),
+        out.wheel.name,
+        sha256_file(out.wheel),
         package_type="shared_library",
         depends=args.depends,
     )
@@ -550,11 +647,11 @@ def _build_library(args: argparse.Namespace, scratch: Path, env: dict[str, str],
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m rules_pyodide.emcc_build", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("--source", required=True, type=Path, help="patched source tree")
     p.add_argument("--name", required=True, help="package.name")
     p.add_argument("--version", required=True, help="package.version")
-    p.add_argument("--type", required=True, choices=("package", "static_library", "shared_library"))
+    p.add_argument("--type", required=True, choices=KINDS)
     for tool in ("emcc", "emxx", "emar", "emranlib"):
         p.add_argument(f"--{tool}", required=True, type=Path, help=f"the toolchain's {tool}")
     p.add_argument("--python-include", required=True, type=Path, help="directory of the profile's Python.h")
@@ -602,20 +699,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if not args.exports:
-        args.exports = ["pyinit"]
-    try:
-        if args.script_file:
-            args.script = args.script_file.read_text(encoding="utf-8")
-        if args.post_file:
-            args.post = args.post_file.read_text(encoding="utf-8")
-        if args.cross_script_file:
-            args.cross_script = args.cross_script_file.read_text(encoding="utf-8")
-        build(args)
-    except (BuildError, IndexBuildError, OSError, zipfile.BadZipFile) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, lambda: build(Options.from_args(args)), reported=(zipfile.BadZipFile,))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ downloading. Files are moved into the distdir atomically.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import sys
@@ -27,11 +26,13 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from rules_pyodide.recipe import RecipeError, load_recipes
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.outputs import file_digest
+from rules_pyodide.recipe import load_recipes
 from rules_pyodide.recipes_bzl import archive_name
 
 
-class FetchError(Exception):
+class FetchError(RulesPyodideError):
     """A source could not be fetched or does not match its recipe."""
 
 
@@ -48,15 +49,8 @@ class Wanted:
     url: str = ""
 
 
+PROG = prog("fetch")
 _TIMEOUT_S = 120
-
-
-def digest_file(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
@@ -81,7 +75,7 @@ def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
 
 
 def check(path: Path, want: Wanted) -> None:
-    actual = digest_file(path, want.algorithm)
+    actual = file_digest(path, want.algorithm)
     if actual != want.digest:
         raise FetchError(
             f"{want.meta}: source.{want.algorithm} mismatch for {want.archive}\n"
@@ -146,19 +140,18 @@ def fetch(packages: Path, distdir: Path, only: Sequence[str] = (), jobs: int = 4
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rules-pyodide fetch", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--packages", type=Path, default=Path("packages"), help="the recipes directory")
     parser.add_argument("--distdir", type=Path, default=Path(".cache/distdir"), help="where archives go")
     parser.add_argument("--jobs", type=int, default=4, help="parallel downloads")
     parser.add_argument("names", nargs="*", help="only these recipes (default: all)")
     args = parser.parse_args(argv)
-    try:
-        for line in fetch(args.packages, args.distdir, args.names, args.jobs):
-            print(line)
-    except (FetchError, RecipeError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> None:
+    for line in fetch(args.packages, args.distdir, args.names, args.jobs):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, Protocol
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
 from rules_pyodide.file_packager_js import JsInputs, generate_js
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "parse_args",
 ]
 
+PROG = prog("file-packager")
 CHUNK_SIZE = 2048
 """LZ4 chunk size of emscripten's runtime (``MiniLZ4.CHUNK_SIZE``)."""
 CACHED_CHUNKS = 2
@@ -110,7 +112,7 @@ _JS_RESERVED = frozenset(
 Log = Callable[[str], None]
 
 
-class FilePackagerError(Exception):
+class FilePackagerError(RulesPyodideError):
     """Bad input or an I/O failure; the message is one line and names the offending path or argument."""
 
 
@@ -942,18 +944,17 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None) -> in
     if not args:
         _stderr(USAGE)
         return 1
+    return run_command(PROG, lambda: _command(args, stdout))
+
+
+def _command(args: Sequence[str], stdout: IO[str] | None) -> None:
     try:
         options = parse_args(args, log=_stderr)
         result = pack(options)
-    except FilePackagerError as error:
-        _stderr(f"file_packager: error: {error}")
-        return 1
     except OSError as error:  # anything not attributed to a path above
-        _stderr(f"file_packager: error: {_q(str(error.filename))}: {error.strerror or error}")
-        return 1
+        raise FilePackagerError(f"{_q(str(error.filename))}: {error.strerror or error}") from error
     if result.written and options.js_output is None:
         print(result.js, file=stdout or sys.stdout)
-    return 0
 
 
 if __name__ == "__main__":

@@ -21,12 +21,9 @@ Fragments store install_dir as site|dynlib|stdlib; the writer maps it per format
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +32,10 @@ from typing import Any, NoReturn
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.outputs import sha256_file, write_atomic
+
+PROG = prog("index")
 FORMATS = ("packages.json", "repodata.json", "pyodide-lock.json")
 PACKAGE_TYPES = ("package", "cpython_module", "shared_library")
 INSTALL_DIRS = ("site", "dynlib", "stdlib")
@@ -43,7 +44,7 @@ _NAME_RE = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class IndexBuildError(Exception):
+class IndexBuildError(RulesPyodideError):
     """A fragment or the merged index is invalid; the message names the file, package and field."""
 
 
@@ -335,27 +336,6 @@ def dump_index(index: Mapping[str, Any]) -> str:
 # Command line
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _load_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -400,7 +380,7 @@ def _cmd_merge(args: argparse.Namespace) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.index", fromfile_prefix_chars="@")
+    parser = argparse.ArgumentParser(prog=PROG, fromfile_prefix_chars="@")
     sub = parser.add_subparsers(dest="command", required=True)
     frag = sub.add_parser("fragment", help="write one package's index fragment", fromfile_prefix_chars="@")
     frag.add_argument("--name", required=True)
@@ -428,12 +408,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        args.run(args)
-    except (IndexBuildError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, lambda: args.run(args))
 
 
 if __name__ == "__main__":

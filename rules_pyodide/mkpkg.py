@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import email.message
 import email.parser
-import hashlib
-import os
 import re
 import subprocess
 import sys
@@ -43,10 +41,13 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.outputs import atomic_file, sha256_file
 from rules_pyodide.recipe import RecipeError, load_recipe
 from rules_pyodide.runtimes import load_table
 
 #: Full Python version of the Pyodide runtime that embeds each `major.minor` (for `python_full_version` markers).
+PROG = prog("mkpkg")
 PYTHON_FULL_VERSION = {r.python: r.python_version for r in load_table().runtimes.values()}
 DEFAULT_PYTHON = load_table().runtime_of_profile(load_table().default_profile).python
 SOURCE_URL = "https://files.pythonhosted.org/packages/source/{letter}/{name}/{file}"
@@ -59,7 +60,7 @@ Downloader = Callable[[str, "str | None", Path], "Path | tuple[Path, str | None]
 _PIP_ADDED = re.compile(r"^\s*Added \S+ from (https://\S+?)(?:#\S*)? to build tracker", re.MULTILINE)
 
 
-class MkpkgError(Exception):
+class MkpkgError(RulesPyodideError):
     """The recipe cannot be made; the message names the file or the field."""
 
 
@@ -297,7 +298,7 @@ def run_requirements(requires_dist: Sequence[str], python: str, origin: str) -> 
 def recipe_yaml(info: SdistInfo, archive: Path, run: Sequence[str], url: str | None = None) -> str:
     """The meta.yaml text (sections in the usual order; YAML quoting by PyYAML)."""
     name = str(canonicalize_name(info.name))
-    sha256 = hashlib.sha256(archive.read_bytes()).hexdigest()
+    sha256 = sha256_file(archive)
     package: dict[str, object] = {"name": name, "version": info.version}
     if info.top_level:
         package["top-level"] = list(info.top_level)
@@ -327,21 +328,12 @@ def existing_recipe(packages: Path, name: str) -> Path | None:
 
 def write_recipe(path: Path, text: str) -> None:
     """Writes `text` to `path` atomically, once load_recipe accepts it (nothing is left behind otherwise)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".meta.", suffix=".yaml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
         try:
             load_recipe(tmp)
         except RecipeError as err:
             raise MkpkgError(f"{path}: the generated recipe is invalid: {err}") from err
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def mkpkg(
@@ -380,7 +372,7 @@ def mkpkg(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rules-pyodide mkpkg", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("spec", metavar="NAME[==VERSION]", help="the PyPI project (default: its newest version)")
     parser.add_argument("--packages", type=Path, default=Path("packages"), help="recipes directory")
     parser.add_argument(
@@ -392,15 +384,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not re.match(r"^3\.\d+$", args.python):
         parser.error(f"--python {args.python}: expected major.minor, e.g. 3.10")
-    try:
-        path, missing = mkpkg(args.spec, args.packages, python=args.python, force=args.force)
-    except MkpkgError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> None:
+    path, missing = mkpkg(args.spec, args.packages, python=args.python, force=args.force)
     print(path)
     for dep in missing:
         print(f"note: requirement {dep} has no recipe yet: rules-pyodide mkpkg {dep}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

@@ -50,17 +50,19 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from rules_pyodide import pack_filter
+from rules_pyodide import outputs, pack_filter
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
 from rules_pyodide.file_packager import FilePackagerError, Options, PreloadSpec
 from rules_pyodide.file_packager import pack as file_pack
 from rules_pyodide.index import Fragment, IndexBuildError, fragments_from_index
 
+PROG = prog("pack")
 MANIFESTS = ("pack.json", "env.json", "bundle.json")
 """A directory holding one of these was written by a pack or bundle run and may be replaced."""
 _PYTHON_RE = re.compile(r"3\.\d+\Z")
 
 
-class PackError(Exception):
+class PackError(RulesPyodideError):
     """Bad input or an I/O failure; the message names the file, key or package at fault."""
 
 
@@ -380,17 +382,8 @@ def atomic_dir(output: Path) -> Iterator[Path]:
             raise PackError(f"{output}: the output exists and is not a directory")
         if any(output.iterdir()) and not any((output / m).is_file() for m in MANIFESTS):
             raise PackError(f"{output}: the output directory is not empty and was not written by a pack run")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
-    try:
+    with outputs.atomic_dir(output, mode=0o755, replace=True) as tmp:
         yield tmp
-        os.chmod(tmp, 0o755)
-        if output.exists():
-            shutil.rmtree(output)
-        os.rename(tmp, output)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def write_json(path: Path, value: object) -> None:
@@ -587,7 +580,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rules-pyodide pack", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
     p_file = sub.add_parser("file", help="pack files into PREFIX")
     p_file.add_argument("paths", nargs="+", type=Path)
@@ -633,14 +626,13 @@ def run(args: argparse.Namespace) -> PackResult:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        result = run(args)
-    except (PackError, pack_filter.FilterConfigError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> None:
+    result = run(args)
     if not args.quiet:
         print_report(result, Console(width=max(120, shutil.get_terminal_size().columns)))
-    return 0
 
 
 if __name__ == "__main__":

@@ -34,11 +34,13 @@ from typing import Any
 import yaml
 from packaging.utils import canonicalize_name
 
+from rules_pyodide.errors import RulesPyodideError
+
 DEFAULT_FILTERS_NAME = "pack_filters.yaml"
 _SECTION_KEYS = ("exclude", "include")
 
 
-class FilterConfigError(Exception):
+class FilterConfigError(RulesPyodideError):
     """A filter file that cannot be used; the message names the file, the key and what was expected."""
 
 

@@ -22,10 +22,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+
+PROG = prog("patch")
 PATCH_COMMAND = ("patch", "--batch", "--forward", "--no-backup-if-mismatch", "-p1")
 
 
-class PatchError(Exception):
+class PatchError(RulesPyodideError):
     """A patch or an extra could not be applied; the message names it."""
 
 
@@ -122,20 +125,13 @@ def patch_tree(source: Path, output: Path, patches: Sequence[Path] = (), extras:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m rules_pyodide.patch", description=__doc__.split("\n")[0], fromfile_prefix_chars="@"
-    )
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0], fromfile_prefix_chars="@")
     parser.add_argument("--source", required=True, type=Path, help="unpacked source tree")
     parser.add_argument("--output", required=True, type=Path, help="directory to create")
     parser.add_argument("--patch", action="append", default=[], type=Path, help="patch file (-p1), in order")
     parser.add_argument("--extra", action="append", default=[], help="SRC=DST, DST relative to the tree")
     args = parser.parse_args(argv)
-    try:
-        patch_tree(args.source, args.output, args.patch, args.extra)
-    except (PatchError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, lambda: patch_tree(args.source, args.output, args.patch, args.extra))
 
 
 if __name__ == "__main__":

@@ -36,8 +36,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rules_pyodide.index import write_atomic
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.outputs import write_atomic
 
+PROG = prog("profile-gen")
 ROOT = Path(__file__).resolve().parent.parent
 RUNNER_JS = ROOT / "js" / "run_in_pyodide.js"
 RUNTIMES = ROOT / "js" / "node_modules"
@@ -77,7 +79,7 @@ print(json.dumps(out))
 """
 
 
-class ProfileError(Exception):
+class ProfileError(RulesPyodideError):
     """The runtime disagrees with what the profile would claim; the message says what."""
 
 
@@ -273,7 +275,7 @@ def generate(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.profile_gen", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--pyodide", required=True, help="npm runtime version, e.g. 0.21.3")
     parser.add_argument("--out", required=True, type=Path, help="profile directory to write")
     parser.add_argument(
@@ -287,12 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--same-abi", action="append", default=[], help="another runtime the profile serves: its ABI must be equal"
     )
     args = parser.parse_args(argv)
-    try:
-        generate(args)
-    except (ProfileError, OSError, ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    # ValueError, KeyError: a runtime's sysconfig or headers that do not have the expected shape.
+    return run_command(PROG, lambda: generate(args), reported=(ValueError, KeyError))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
 1. The (patched, read-only) source tree is copied to a scratch directory and built with its PEP 517 backend:
    `pip wheel --no-deps --no-build-isolation --no-index`, with pip's configuration files ignored, so the backend comes
    from this interpreter's environment and nothing is downloaded. `--host-site` trees (host requirements) are put on
-   PYTHONPATH. SOURCE_DATE_EPOCH defaults to 315532800 (1980-01-01, the earliest zip timestamp).
+   PYTHONPATH. SOURCE_DATE_EPOCH defaults to 315532800 (1980-01-01, the earliest zip timestamp; rules_pyodide.outputs).
    The host's compilers are out of reach: failing shims named cc, gcc, g++, c++, clang, clang++, cpp, ld, gfortran,
    rustc, cargo, ... (and their `x86_64-linux-gnu-` forms) go first on PATH and into CC, CXX, CPP, LDSHARED,
    LDCXXSHARED, FC, F77, F90; any run of one fails the build, even one the backend would survive (an optional
@@ -42,20 +42,31 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
-import time
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.parser import HeaderParser
 from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from rules_pyodide.index import IndexBuildError, fragment_to_json, make_fragment, sha256_file, write_atomic
+from rules_pyodide.cli import option_values
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.index import fragment_to_json, make_fragment
+from rules_pyodide.outputs import (
+    add_zip_member,
+    atomic_file,
+    file_mode,
+    sha256_file,
+    source_date_epoch,
+    write_atomic,
+    write_tar,
+    zip_date_time,
+)
 
-DEFAULT_EPOCH = 315532800  # 1980-01-01T00:00:00Z
+PROG = prog("pure-build")
 TEST_DIRS = ("test", "tests")
 TEST_FILES = ("test_*.py", "*_test.py", "conftest.py")
 # Compilers and linkers a backend may run; the pure build puts failing shims of these names first on PATH.
@@ -70,12 +81,8 @@ _PROBES = {"--version", "-v", "-V", "-dumpversion", "-dumpmachine", "-dumpfullve
 _SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".c++", ".m", ".mm", ".f", ".f90", ".f95", ".for", ".rs", ".o")
 
 
-class BuildError(Exception):
+class BuildError(RulesPyodideError):
     """The package cannot be built; the message names the package and what went wrong."""
-
-
-def source_date_epoch() -> int:
-    return max(int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH)), DEFAULT_EPOCH)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -340,10 +347,6 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
 
 
-def _zip_time(epoch: int) -> tuple[int, int, int, int, int, int]:
-    return time.gmtime(epoch)[:6]
-
-
 def _retag(wheel_text: str, tag: str = "py3-none-any") -> str:
     """WHEEL with its Tag lines replaced by the one tag of the file name."""
     lines = [line for line in wheel_text.splitlines() if line.strip() and not line.startswith("Tag:")]
@@ -357,70 +360,106 @@ def write_wheel(site: Path, output: Path, tag: str = "py3-none-any") -> None:
     record_name = f"{info}/RECORD"
     (site / f"{info}/WHEEL").write_text(_retag((site / f"{info}/WHEEL").read_text(encoding="utf-8"), tag))
     ordered = sorted((n for n in names if n != record_name), key=lambda n: (n.startswith(info + "/"), n))
-    stamp = _zip_time(source_date_epoch())
+    stamp = zip_date_time(source_date_epoch())
     buffer = io.StringIO()
     record = csv.writer(buffer, lineterminator="\n")
-    tmp = output.with_name(f".{output.name}.tmp")
-    with zipfile.ZipFile(tmp, "w") as zf:
+    with atomic_file(output) as tmp, zipfile.ZipFile(tmp, "w") as zf:
         for name in ordered:
             data = (site / name).read_bytes()
             record.writerow([name, _record_hash(data), len(data)])
-            _add(zf, name, data, stamp, os.stat(site / name).st_mode & 0o111 != 0)
+            add_zip_member(zf, name, data, stamp, file_mode(os.stat(site / name).st_mode & 0o111 != 0))
         record.writerow([record_name, "", ""])
-        _add(zf, record_name, buffer.getvalue().encode("utf-8"), stamp, False)
-    (site / record_name).write_bytes(buffer.getvalue().encode("utf-8"))
-    os.replace(tmp, output)
+        add_zip_member(zf, record_name, buffer.getvalue().encode("utf-8"), stamp, file_mode(False))
+        (site / record_name).write_bytes(buffer.getvalue().encode("utf-8"))
 
 
-def _add(zf: zipfile.ZipFile, name: str, data: bytes, stamp: tuple[int, int, int, int, int, int], exe: bool) -> None:
-    info = zipfile.ZipInfo(name, date_time=stamp)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.create_system = 3
-    info.external_attr = (0o100755 if exe else 0o100644) << 16
-    zf.writestr(info, data, compresslevel=9)
-
-
-def write_tar(root: Path, output: Path) -> None:
-    """Plain tar of `root` (directories and files, sorted, no leading './'), fixed time, owner and modes."""
-    epoch = source_date_epoch()
-    tmp = output.with_name(f".{output.name}.tmp")
-    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-        for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
-            info = tarfile.TarInfo(path.relative_to(root).as_posix())
-            info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
-            if path.is_dir():
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.size, info.mode = path.stat().st_size, 0o755 if path.stat().st_mode & 0o111 else 0o644
-                with open(path, "rb") as f:
-                    tar.addfile(info, f)
-    os.replace(tmp, output)
+def ship_package(
+    site: Path,
+    unvendored: Path,
+    moved: int,
+    *,
+    name: str,
+    version: str,
+    wheel: Path,
+    wheel_tag: str,
+    tests: Path | None,
+    fragments: Path,
+    depends: Sequence[str],
+    imports: Sequence[str],
+) -> None:
+    """The last steps of every package build (pure or compiled), once tests are unvendored: the wheel written again
+    from `site`, every installed file and test stamped SOURCE_DATE_EPOCH, `NAME-tests.tar` of the `moved` tests in
+    `unvendored`, and the index fragments."""
+    write_wheel(site, wheel, wheel_tag)
+    for root in (site, unvendored):
+        for path in [root, *root.rglob("*")] if root.exists() else []:
+            os.utime(path, (source_date_epoch(), source_date_epoch()))
+    index = {
+        name: make_fragment(
+            name, version, wheel.name, sha256_file(wheel), depends=depends, imports=imports, unvendored_tests=moved > 0
+        )
+    }
+    if moved:
+        if not tests:
+            raise BuildError(f"{name}: tests were unvendored but no --tests directory was given")
+        tar = tests / f"{name}-tests.tar"
+        write_tar(unvendored, tar)
+        index[f"{name}-tests"] = make_fragment(f"{name}-tests", version, tar.name, sha256_file(tar), depends=[name])
+    for key, fragment in index.items():
+        write_atomic(fragments / f"{key}.json", fragment_to_json(fragment))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Entry point.
 
 
-def _empty_dir(path: Path, what: str) -> None:
+def empty_output_dir(path: Path, what: str) -> None:
+    """Makes sure the output directory `path` (flag `what`) exists and is empty (Bazel creates it beforehand)."""
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise BuildError(f"{path}: {what} output exists and is not an empty directory")
     path.mkdir(parents=True, exist_ok=True)
 
 
-def _move_tree(src: Path, dst: Path) -> None:
+def move_tree(src: Path, dst: Path) -> None:
+    """Moves the finished tree `src` onto the empty output directory `dst`, last: a failed build leaves it empty."""
     if dst.exists():
         dst.rmdir()
     os.rename(src, dst)
 
 
-def build(args: argparse.Namespace) -> None:
+@dataclass(frozen=True)
+class Options:
+    """What one pure-build action is asked to do: its flags, named as on the command line (see _parser)."""
+
+    source: Path
+    name: str
+    version: str
+    wheel: Path
+    site: Path
+    fragments: Path
+    tests: Path | None = None
+    unvendor_tests: bool = False
+    retain_test_pattern: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+    host_site: tuple[Path, ...] = ()
+    meta: str = ""
+    executable: tuple[str, ...] = ()
+    constraint: tuple[str, ...] = ()
+    build_extra: tuple[str, ...] = ()
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Options:
+        return cls(**option_values(args, cls))
+
+
+def build(args: Options) -> None:
     if args.wheel.suffix != ".whl":
         raise BuildError(f"--wheel {args.wheel}: must end with .whl")
     outputs = [(args.site, "--site"), (args.fragments, "--fragments")]
     outputs += [(args.tests, "--tests")] if args.tests else []
     for path, what in outputs:
-        _empty_dir(path, what)
+        empty_output_dir(path, what)
     scratch = Path(tempfile.mkdtemp(prefix=f".{args.name}.", suffix=".build", dir=args.site.parent)).resolve()
     try:
         copy_source(args.source, scratch / "src")
@@ -442,38 +481,26 @@ def build(args: argparse.Namespace) -> None:
         site = scratch / "site"
         install(built, site)
         moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
-        write_wheel(site, args.wheel)
-        for root in (site, scratch / "tests"):
-            for path in [root, *root.rglob("*")] if root.exists() else []:
-                os.utime(path, (source_date_epoch(), source_date_epoch()))
-        fragments = {
-            args.name: make_fragment(
-                args.name,
-                args.version,
-                args.wheel.name,
-                sha256_file(args.wheel),
-                depends=args.depends,
-                imports=args.imports,
-                unvendored_tests=moved > 0,
-            )
-        }
-        if moved:
-            if not args.tests:
-                raise BuildError(f"{args.name}: tests were unvendored but no --tests directory was given")
-            tar = args.tests / f"{args.name}-tests.tar"
-            write_tar(scratch / "tests", tar)
-            fragments[f"{args.name}-tests"] = make_fragment(
-                f"{args.name}-tests", args.version, tar.name, sha256_file(tar), depends=[args.name]
-            )
-        for name, fragment in fragments.items():
-            write_atomic(args.fragments / f"{name}.json", fragment_to_json(fragment))
-        _move_tree(site, args.site)
+        ship_package(
+            site,
+            scratch / "tests",
+            moved,
+            name=args.name,
+            version=args.version,
+            wheel=args.wheel,
+            wheel_tag="py3-none-any",
+            tests=args.tests,
+            fragments=args.fragments,
+            depends=args.depends,
+            imports=args.imports,
+        )
+        move_tree(site, args.site)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.pure_build", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--source", required=True, type=Path, help="patched source tree")
     parser.add_argument("--name", required=True, help="package name, as in the recipe (package.name)")
     parser.add_argument("--version", required=True, help="package version, as in the recipe")
@@ -495,12 +522,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        build(args)
-    except (BuildError, IndexBuildError, OSError, zipfile.BadZipFile) as err:
-        print(f"error: {args.meta + ': ' if args.meta else ''}{err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, lambda: build(Options.from_args(args)), reported=(zipfile.BadZipFile,), context=args.meta)
 
 
 if __name__ == "__main__":

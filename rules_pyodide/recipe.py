@@ -40,13 +40,15 @@ import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from rules_pyodide.errors import RulesPyodideError
+
 PACKAGE_TYPES = ("package", "static_library", "shared_library", "cpython_module")
 EXPORTS_KEYWORDS = ("pyinit", "requested", "whole_archive")
 _NAME_RE = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 _HEX_RE = {"md5": re.compile(r"^[0-9a-fA-F]{32}$"), "sha256": re.compile(r"^[0-9a-fA-F]{64}$")}
 
 
-class RecipeError(Exception):
+class RecipeError(RulesPyodideError):
     """A recipe (or a set of recipes) is invalid; the message names the file and the key."""
 
 

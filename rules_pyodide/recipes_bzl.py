@@ -44,7 +44,6 @@ in requirements.host must be in requirements.run too (it is loaded at run time),
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -55,10 +54,12 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from rules_pyodide.index import write_atomic
+from rules_pyodide.errors import prog, report, run_command
+from rules_pyodide.outputs import file_digest, write_atomic
 from rules_pyodide.recipe import Recipe, RecipeError, load_each, propagate
 from rules_pyodide.sdist_kind import KindError, classify_archive, classify_tree
 
+PROG = prog("recipes-bzl")
 DEFAULT_SOURCE_RULE = "@//rules/private:source_repository.bzl"
 # Build keys whose presence means the recipe needs a compiler (pyodide_emcc_build instead of pyodide_pure_build).
 _COMPILED_KEYS = ("cflags", "cxxflags", "ldflags", "script", "post", "cross_script", "backend_flags", "replace_libs")
@@ -115,14 +116,6 @@ def is_compiled(recipe: Recipe, library_deps: Sequence[str]) -> bool:
     )
 
 
-def _digest_matches(path: Path, algorithm: str, expected: str) -> bool:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest() == expected.lower()
-
-
 def source_kind(meta: Path, recipe: Recipe, distdir: Path | None) -> tuple[str, str]:
     """("compiled" | "pure" | "unknown", reason) from the recipe's source (see the module docstring)."""
     source = recipe.source
@@ -139,7 +132,7 @@ def source_kind(meta: Path, recipe: Recipe, distdir: Path | None) -> tuple[str, 
             if archive is None or not archive.is_file():
                 return "unknown", f"{archive_name(source.url)} is not in the distdir ({distdir}) to look into"
             algorithm, expected = ("sha256", source.sha256) if source.sha256 else ("md5", source.md5 or "")
-            if not _digest_matches(archive, algorithm, expected):
+            if file_digest(archive, algorithm) != expected.lower():
                 return "unknown", f"{archive} does not have the recipe's {algorithm}"
             kind = classify_archive(archive)
     except (KindError, OSError) as err:
@@ -408,7 +401,7 @@ def summary(packages: Path, distdir: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.recipes_bzl", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--packages", required=True, type=Path, help="directory holding <name>/meta.yaml")
     parser.add_argument("--output-dir", type=Path, help="where recipes.bzl and sources.bzl go")
     parser.add_argument("--summary", action="store_true", help="print figures and errors; write nothing")
@@ -416,20 +409,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source-rule", default=DEFAULT_SOURCE_RULE, help="label of source_repository.bzl")
     args = parser.parse_args(argv)
     if args.summary:
-        return summary(args.packages, Path(args.distdir))
+        return run_command(PROG, lambda: summary(args.packages, Path(args.distdir)))
     if args.output_dir is None:
         parser.error("--output-dir is required (unless --summary)")
-    try:
-        data = write(args.packages, args.output_dir, args.distdir, args.source_rule)
-    except OSError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    return run_command(PROG, lambda: _write(args))
+
+
+def _write(args: argparse.Namespace) -> None:
+    data = write(args.packages, args.output_dir, args.distdir, args.source_rule)
+    # A broken recipe does not fail the conversion (its targets fail with its message): reported, exit status 0.
     for message in [data["error"], *data["broken"].values()]:
         if message:
-            print(f"error: {message}", file=sys.stderr)
+            report(PROG, message)
     for message in data["warnings"]:
-        print(f"warning: {message}", file=sys.stderr)
-    return 0
+        print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ same for `build_only` recipes (host requirements and linked libraries that ship 
 lock's `info`); the toolchains:
 this interpreter, the versions of the `--python-distribution`s it builds with, and every `--toolchain`. A dist package
 without a recipe is an error: the record would be incomplete. `--tarball` gets the same tree under `<output name>/`:
-members sorted, mtime SOURCE_DATE_EPOCH (default 315532800), owner 0, modes 0644/0755, gzip without name or time.
+members sorted, mtime SOURCE_DATE_EPOCH (default 315532800), owner 0, modes 0644/0755, gzip without name or time
+(rules_pyodide.outputs.write_tar_gz).
 Everything is written beside its final place and renamed at the end.
 
 `verify` checks a release directory against its SHA256SUMS (every file listed, nothing missing, every digest right)
@@ -24,32 +25,29 @@ and, with `--expect`, that its SHA256SUMS equals another one, e.g. the published
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import importlib.metadata
-import io
 import json
 import os
 import shutil
 import sys
-import tarfile
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from rules_pyodide.index import sha256_file
-from rules_pyodide.pure_build import source_date_epoch
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.outputs import atomic_dir, sha256_file, source_date_epoch, write_tar_gz
 
+PROG = prog("release")
 SUMS = "SHA256SUMS"
 PROVENANCE = "provenance.json"
 LOCK = "pyodide-lock.json"
 SCHEMA = "rules_pyodide/provenance/v1"
 
 
-class ReleaseError(Exception):
+class ReleaseError(RulesPyodideError):
     """The release cannot be assembled or does not verify; the message names the file and what is wrong."""
 
 
@@ -257,29 +255,6 @@ def sums_text(root: Path) -> str:
     return "".join(f"{sha256_file(root / n)}  {n}\n" for n in names if n != SUMS)
 
 
-def write_tarball(root: Path, prefix: str, output: Path) -> None:
-    """Deterministic .tar.gz of root under `prefix/`: sorted, fixed mtime/owner/modes, gzip without name or time."""
-    epoch = source_date_epoch()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        entries = [root, *sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix())]
-        for path in entries:
-            rel = path.relative_to(root).as_posix()
-            info = tarfile.TarInfo(prefix if rel == "." else f"{prefix}/{rel}")
-            info.mtime, info.uid, info.gid, info.uname, info.gname = epoch, 0, 0, "", ""
-            if path.is_dir():
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                tar.addfile(info)
-            else:
-                info.size, info.mode = path.stat().st_size, 0o755 if path.stat().st_mode & 0o111 else 0o644
-                with open(path, "rb") as f:
-                    tar.addfile(info, f)
-    tmp = output.with_name(f".{output.name}.tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
-        gz.write(buffer.getvalue())
-    os.replace(tmp, output)
-
-
 def assemble(args: argparse.Namespace) -> None:
     recipes = _recipes(args.recipes)
     record = provenance(
@@ -292,9 +267,7 @@ def assemble(args: argparse.Namespace) -> None:
     output: Path = args.output
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise ReleaseError(f"{output}: output exists and is not an empty directory")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
-    try:
+    with atomic_dir(output) as tmp:
         sources = [p for p in sorted(args.dist.iterdir()) if p.is_file()] + list(args.loader)
         for path in sources:
             if (tmp / path.name).exists() or path.name in (SUMS, PROVENANCE):
@@ -306,13 +279,7 @@ def assemble(args: argparse.Namespace) -> None:
         for path in tmp.iterdir():
             os.chmod(path, 0o644)
         if args.tarball:
-            write_tarball(tmp, output.name, args.tarball)
-        if output.exists():
-            output.rmdir()
-        os.rename(tmp, output)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+            write_tar_gz(tmp, args.tarball, prefix=output.name)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -360,7 +327,7 @@ def verify(root: Path, expect: Path | None) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.release", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("assemble", help="assemble a release directory (and tarball) from a package directory")
     a.add_argument("--dist", required=True, type=Path, help="the package directory (pyodide_dist output)")
@@ -380,18 +347,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        if args.command == "assemble":
-            assemble(args)
-            return 0
-        problems = verify(args.release, args.expect)
-    except (ReleaseError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    if args.command == "assemble":
+        return run_command(PROG, lambda: assemble(args))
+    return run_command(PROG, lambda: _verify(args.release, args.expect))
+
+
+def _verify(release: Path, expect: Path | None) -> int:
+    """Prints each problem (or that every file matches); 1 when there is one."""
+    problems = verify(release, expect)
     for problem in problems:
-        print(f"{args.release}: {problem}", file=sys.stderr)
+        print(f"{release}: {problem}", file=sys.stderr)
     if not problems:
-        print(f"{args.release}: OK, every file matches {SUMS}" + (f" and {args.expect}" if args.expect else ""))
+        print(f"{release}: OK, every file matches {SUMS}" + (f" and {expect}" if expect else ""))
     return 1 if problems else 0
 
 

@@ -20,7 +20,8 @@ packages that the code's imports need (`pyodide.loadPackagesFromImports`). The c
 (top-level `await` works) and its value is dropped, as with `python -c`.
 
 Output: what the code printed goes to stdout; the runtime's messages, Python's stderr and errors go to stderr.
-Exit status 0 on success, 1 when the code raises or a package fails to load, 2 for bad arguments or a bad dist;
+Exit status 0 on success; 1 when the code raises, a package fails to load, or for a bad dist, runtime or argument,
+with one line `rules-pyodide run: error: ...` (rules_pyodide.errors); 2 for a malformed command line (argparse);
 `sys.exit(n)` in the code exits with n, as in CPython (a run that ends with `sys.exit(0)` succeeds).
 Node is `node` on PATH (or `--node`); the JS driver is js/run_in_pyodide.js beside this package (or `--runner-js`).
 """
@@ -40,6 +41,8 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.errors import report as report_error
 from rules_pyodide.index import (
     FORMATS,
     Fragment,
@@ -51,12 +54,13 @@ from rules_pyodide.index import (
 )
 
 JS_DIR = Path(__file__).parent.parent / "js"
+PROG = prog("run")
 RUNNER_JS = JS_DIR / "run_in_pyodide.js"
 RUNTIMES_DIR = JS_DIR / "node_modules"
 INDEX_FILES = FORMATS
 
 
-class RunError(Exception):
+class RunError(RulesPyodideError):
     """Bad arguments, runtime or dist; the message names the file and what was expected."""
 
 
@@ -271,7 +275,7 @@ def summary(error: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rules-pyodide run", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--dist", required=True, type=Path, help="package directory: files + pyodide-lock.json")
     parser.add_argument("--pyodide", metavar="VERSION", help="runtime js/node_modules/pyodide-VERSION")
     parser.add_argument("--pyodide-dir", type=Path, help="runtime directory (instead of, or checked against, VERSION)")
@@ -287,16 +291,20 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.file is not None:
+        try:
+            code = args.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise RunError(f"{args.file}: cannot read the code: {err}") from err
+    else:
+        code = args.code
+    runtime = find_runtime(args.pyodide, args.pyodide_dir)
     try:
-        if args.file is not None:
-            try:
-                code = args.file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as err:
-                raise RunError(f"{args.file}: cannot read the code: {err}") from err
-        else:
-            code = args.code
-        runtime = find_runtime(args.pyodide, args.pyodide_dir)
-        report = run(
+        result = run(
             args.dist,
             runtime,
             code,
@@ -305,15 +313,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             node=args.node,
             runner_js=args.runner_js,
         )
-    except RunError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except CodeFailed as err:
+        # The code's own failure: what it printed, then the error line, and its exit status (sys.exit(n) is n).
         sys.stdout.write(err.stdout)
         sys.stdout.flush()
-        print(f"error: Pyodide {runtime.version} run failed: {summary(str(err))}", file=sys.stderr)
+        report_error(PROG, f"Pyodide {runtime.version} run failed: {summary(str(err))}")
         return err.exit_status
-    sys.stdout.write(report.stdout)
+    sys.stdout.write(result.stdout)
     sys.stdout.flush()
     return 0
 

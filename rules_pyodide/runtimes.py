@@ -28,13 +28,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rules_pyodide.errors import RulesPyodideError, run_command
+from rules_pyodide.outputs import write_atomic
+
+PROG = "python -m rules_pyodide.runtimes"
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = Path(__file__).resolve().parent / "runtimes.json"
 NODE_MODULES = ROOT / "js" / "node_modules"
 PACKAGE_JSON = ROOT / "js" / "package.json"
 
 
-class TableError(Exception):
+class TableError(RulesPyodideError):
     """The table is malformed or disagrees with the installed runtimes."""
 
 
@@ -158,29 +162,27 @@ def dumps(data: Mapping[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.runtimes", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--update", action="store_true", help="rewrite the runtimes' facts from js/node_modules")
     group.add_argument("--check", action="store_true", help="fail if the table disagrees with js/node_modules")
     args = parser.parse_args(argv)
-    try:
-        data = json.loads(TABLE.read_text(encoding="utf-8"))
-        if args.update or args.check:
-            new = updated(data, NODE_MODULES, installed_versions())
-            parse_table(new)
-            if args.check and new != data:
-                raise TableError(f"{TABLE} is out of date: run `python -m rules_pyodide.runtimes --update`")
-            if args.update:
-                tmp = TABLE.with_suffix(".json.tmp")
-                tmp.write_text(dumps(new), encoding="utf-8")
-                tmp.replace(TABLE)
-            return 0
+    # ValueError: a table that is not JSON.
+    return run_command(PROG, lambda: _command(args.update, args.check), reported=(ValueError,))
+
+
+def _command(update: bool, check: bool) -> None:
+    data = json.loads(TABLE.read_text(encoding="utf-8"))
+    if not (update or check):
         parse_table(data)
         print(dumps(data), end="")
-    except (TableError, OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+        return
+    new = updated(data, NODE_MODULES, installed_versions())
+    parse_table(new)
+    if check and new != data:
+        raise TableError(f"{TABLE} is out of date: run `{PROG} --update`")
+    if update:
+        write_atomic(TABLE, dumps(new))
 
 
 if __name__ == "__main__":

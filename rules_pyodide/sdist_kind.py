@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from rules_pyodide.errors import RulesPyodideError
+
 SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".c++", ".m", ".mm", ".pyx", ".f", ".f90", ".f95", ".for")
 IGNORED_DIRS = ("test", "tests", "testing", "doc", "docs", "example", "examples", "bench", "benchmarks")
 _SETUP_RE = re.compile(r"\bExtension\s*\(|\bext_modules\b|\bcythonize\s*\(|\bcffi_modules\b")
@@ -41,7 +43,7 @@ class Kind:
     reason: str
 
 
-class KindError(Exception):
+class KindError(RulesPyodideError):
     """The source cannot be read (not an archive we know, or corrupt)."""
 
 

@@ -1,6 +1,6 @@
 """Serve a site directory the way a real web server would: compressed transfer and the right content types.
 
-    python -m rules_pyodide.serve DIR [--port PORT]     (127.0.0.1 only; Ctrl-C stops it)
+    rules-pyodide serve DIR [--port PORT]     (also python -m rules_pyodide.serve; 127.0.0.1 only; Ctrl-C stops it)
 
 Every file is sent with `Content-Encoding: gzip` (level 9, computed for every file before the server starts, as
 a site serving precompressed files would, so that no request waits for compression) when the client accepts gzip
@@ -24,6 +24,9 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+
+PROG = prog("serve")
 GZIP_LEVEL = 9
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -152,18 +155,20 @@ def serve(root: Path, port: int = 0) -> Iterator[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.serve", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("directory", type=Path)
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
-    if not args.directory.is_dir():
-        print(f"error: {args.directory}: not a directory", file=sys.stderr)
-        return 2
-    with serve(args.directory, args.port) as url:
-        print(f"serving {args.directory} at {url} (gzip, Ctrl-C stops)", flush=True)
+    return run_command(PROG, lambda: _command(args.directory, args.port))
+
+
+def _command(directory: Path, port: int) -> None:
+    if not directory.is_dir():
+        raise RulesPyodideError(f"{directory}: not a directory")
+    with serve(directory, port) as url:
+        print(f"serving {directory} at {url} (gzip, Ctrl-C stops)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-    return 0
 
 
 if __name__ == "__main__":

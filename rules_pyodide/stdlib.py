@@ -30,11 +30,13 @@ from typing import Any
 
 import lz4.block
 
+from rules_pyodide.errors import RulesPyodideError
+from rules_pyodide.outputs import ZIP_FLOOR_DATE
+
 FILE_PACKAGE_METADATA = re.compile(rb'loadPackage\((\{"files":\[[^\]]*\],"remote_package_size":\d+\})\)')
 LZ4_TABLE = re.compile(rb'var compressedData=(\{"data":null,"cachedOffset":\d+,[^;]*?"successes":\[[\d,]*\]\});')
 LZ4_CHUNK = 2048
 """emscripten's LZ4 chunk size (its `LZ4.CHUNK_SIZE`; 0.21's `pyodide.asm.data` is LZ4-compressed)."""
-ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 ASM_JS = "pyodide.asm.js"
 ASM_DATA = "pyodide.asm.data"
 STDLIB_ZIP = "python_stdlib.zip"
@@ -42,7 +44,7 @@ STARTUP_PACKAGES = {"distutils": "distutils.tar"}
 """Packages 0.21 loads at start-up with `fullStdLib` (their files install under /lib/python3.X)."""
 
 
-class StdlibError(Exception):
+class StdlibError(RulesPyodideError):
     """The runtime's standard library cannot be read or trimmed; the message names the runtime and the file."""
 
 
@@ -218,7 +220,7 @@ def _zip_bytes(stdlib: Stdlib, kept: Sequence[str], into: Path) -> None:
             dirs.add(d)
     with zipfile.ZipFile(into, "w", compression=zipfile.ZIP_STORED) as zf:
         for name in sorted(names | {d + "/" for d in dirs}):
-            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info = zipfile.ZipInfo(name, date_time=ZIP_FLOOR_DATE)
             info.external_attr = (0o40755 << 16 | 0x10) if name.endswith("/") else 0o644 << 16
             zf.writestr(info, b"" if name.endswith("/") else stdlib.files[f"{stdlib.root}/{name}"])
 

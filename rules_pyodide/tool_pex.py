@@ -52,6 +52,8 @@ _MARKER = re.compile(r'^python_version == "(\d+\.\d+)"$')
 _INSTALLED = re.compile(rb'INSTALLED_PEX="\$\{PEX_ROOT\}/([^"]+)"')
 
 
+# Not a rules_pyodide.errors.RulesPyodideError: this script runs on its own (`python3 tool_pex.py`, from a repository
+# rule, standard library only), with no rules_pyodide package to import.
 class ToolError(Exception):
     """A problem with the inputs: the message says which file and what to do."""
 
@@ -101,6 +103,7 @@ def parse_lock(path: Path) -> list[Pin]:
     return pins
 
 
+# Not rules_pyodide.outputs.sha256_file, for the reason given at ToolError.
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:

@@ -46,6 +46,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.outputs import atomic_file, sha256_file, write_atomic
+
+PROG = prog("toolchain-tree")
 MANIFEST = "TREE.json"
 ENTRIES = "TREE.entries"  # one JSON line per entry (path, kind, content): tells which file differs on a mismatch
 CONFIG = "emscripten.config"
@@ -78,7 +82,7 @@ _NODEJS_FD = 9
 _NODEJS_FD_DIR = f"/proc/self/fd/{_NODEJS_FD}/".encode().ljust(len(_NODEJS_DIR), b"/")
 
 
-class TreeError(Exception):
+class TreeError(RulesPyodideError):
     """A lock, a download or a tree is wrong; the message is one line naming what and why."""
 
 
@@ -368,34 +372,13 @@ def lock_main(args: argparse.Namespace) -> int:
             digest = old.tree_digest  # same closure: the same tree
     lock = Lock(name, args.suite, args.arch, tuple(args.package), tuple(debs), digest)
     parse_lock(lock.to_json(), str(out))
-    _write_atomic(out, lock.to_json().encode("utf-8"))
+    write_atomic(out, lock.to_json())
     total = sum(d.size for d in debs)
     print(f"[toolchain-tree] {out}: {len(debs)} debs, {total / 1e6:.1f} MB, tree_digest {digest}", file=sys.stderr)
     return 0
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 # -------------------------------------------------------------------------------------------------------- downloads
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _progress(msg: str) -> None:
@@ -429,10 +412,9 @@ def fetch_debs(lock: Lock, debs_dir: Path, mirror: str | None) -> list[Path]:
 
 
 def _download(url: str, dest: Path, deb: Deb) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
     h = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_file(dest) as tmp:
+        with open(tmp, "wb") as f:
             try:
                 with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as resp:
                     for block in iter(lambda: resp.read(_CHUNK), b""):
@@ -443,12 +425,6 @@ def _download(url: str, dest: Path, deb: Deb) -> None:
         if h.hexdigest() != deb.sha256:
             actual = h.hexdigest()
             raise TreeError(f"{deb.package} {deb.version}: {url} has sha256 {actual}, the lock expects {deb.sha256}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # ------------------------------------------------------------------------------------------------------- extraction
@@ -998,7 +974,7 @@ def verify(tree: Path, lock_path: Path, fast: bool = False) -> str:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="rules-pyodide toolchain-tree", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     lock = sub.add_parser("lock", help="resolve packages with apt-get and write a lock file")
     lock.add_argument("--suite", required=True, help="Debian suite, e.g. bookworm or trixie")
@@ -1020,23 +996,23 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        if args.command == "lock":
-            return lock_main(args)
-        if args.command == "build":
-            cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
-            cache.mkdir(parents=True, exist_ok=True)
-            for lock in args.lock:
-                print(build(Path(lock), cache, args.mirror))
-            return 0
-        start = time.monotonic()
-        digest = verify(Path(args.tree), Path(args.lock), args.fast)
-        kind = "manifest" if args.fast else "digest"
-        print(f"{args.tree}: {kind} OK ({digest[:16]}, {time.monotonic() - start:.1f} s)")
+    return run_command(PROG, lambda: _command(args))
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "lock":
+        return lock_main(args)
+    if args.command == "build":
+        cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+        cache.mkdir(parents=True, exist_ok=True)
+        for lock in args.lock:
+            print(build(Path(lock), cache, args.mirror))
         return 0
-    except TreeError as e:
-        print(f"toolchain-tree: error: {e}", file=sys.stderr)
-        return 1
+    start = time.monotonic()
+    digest = verify(Path(args.tree), Path(args.lock), args.fast)
+    kind = "manifest" if args.fast else "digest"
+    print(f"{args.tree}: {kind} OK ({digest[:16]}, {time.monotonic() - start:.1f} s)")
+    return 0
 
 
 if __name__ == "__main__":

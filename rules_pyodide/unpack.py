@@ -21,17 +21,20 @@ import shutil
 import stat
 import sys
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
 
+from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.outputs import atomic_dir
+
+PROG = prog("unpack")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
-class UnpackError(Exception):
+class UnpackError(RulesPyodideError):
     """The archive cannot be unpacked safely; the message names the archive and the member."""
 
 
@@ -294,32 +297,20 @@ def unpack(archive: str | Path, output: str | Path, extract_dir: str | None = No
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise UnpackError(f"{output}: output exists and is not an empty directory")
     fmt = detect_format(archive)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
     try:
-        _read_members(archive, fmt, extract_dir, tmp)
-        if output.exists():
-            output.rmdir()
-        os.rename(tmp, output)
+        with atomic_dir(output) as tmp:
+            _read_members(archive, fmt, extract_dir, tmp)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
         raise UnpackError(f"{archive}: cannot unpack: {err}") from err
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rules_pyodide.unpack", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--archive", required=True, type=Path, help="tar, tar.gz/bz2/xz or zip archive")
     parser.add_argument("--output", required=True, type=Path, help="directory to create")
     parser.add_argument("--extract-dir", help="top-level directory of the archive to take (default: auto)")
     args = parser.parse_args(argv)
-    try:
-        unpack(args.archive, args.output, args.extract_dir)
-    except UnpackError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(PROG, lambda: unpack(args.archive, args.output, args.extract_dir))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pyodide_runner import runtime_dir
 from recipes_dist import recipes_dist
 
 from rules_pyodide import bundle, run, serve, stdlib
+from rules_pyodide.outputs import ZIP_FLOOR_DATE
 
 pytestmark = [pytest.mark.pyodide, pytest.mark.bazel]
 
@@ -95,7 +96,10 @@ def test_app_that_fails_is_reported_and_writes_nothing(dist: Path, tmp_path: Pat
     app.write_text("import toolz\nprint('before')\n1 / 0\n")
     proc = cli(app, "--dist", dist, "--pyodide", VERSION, "--output", tmp_path / "out")
     assert proc.returncode == 1
-    assert "error: the app failed in Pyodide 0.21.3 (trace run): ZeroDivisionError: division by zero" in proc.stderr
+    assert (
+        "rules-pyodide bundle: error: the app failed in Pyodide 0.21.3 (trace run): ZeroDivisionError: division by zero"
+        in proc.stderr
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -106,7 +110,9 @@ def test_filter_that_removes_a_needed_file_fails_validation_naming_it(dist: Path
     proc = cli(APP, "--dist", dist, "--pyodide", VERSION, "--output", out, "--filters", filters)
     assert proc.returncode == 1, proc.stderr
     message = proc.stderr.strip().splitlines()[-1]
-    assert message.startswith("error: validation run from the bundle failed: ImportError: cannot import name 'locales'")
+    assert message.startswith(
+        "rules-pyodide bundle: error: validation run from the bundle failed: ImportError: cannot import name 'locales'"
+    )
     assert (
         "the trace run read files the bundle lacks: /lib/python3.10/site-packages/arrow/locales.py "
         "(package arrow, removed by filter pattern 'arrow/locales.py')"
@@ -124,7 +130,9 @@ def test_stdlib_module_the_trace_missed_fails_validation_naming_it(dist: Path, t
     proc = cli(STDLIB_MISSED, "--dist", dist, "--pyodide", version, "--output", out)
     assert proc.returncode == 1, proc.stderr
     message = proc.stderr.strip().splitlines()[-1]
-    assert message.startswith("error: validation run from the bundle failed: ModuleNotFoundError:"), message
+    assert message.startswith(
+        "rules-pyodide bundle: error: validation run from the bundle failed: ModuleNotFoundError:"
+    ), message
     assert message.endswith(
         f"stdlib module 'colorsys' ({stdlib_root(version)}/colorsys.py) is in Pyodide {version}'s standard library "
         "but not in the bundle's: the trace run did not import it (keep it with --keep-stdlib colorsys)"
@@ -147,7 +155,7 @@ def test_stdlib_module_the_trace_missed_fails_validation_naming_it(dist: Path, t
     names = [i.filename for i in infos]
     assert names == sorted(names)
     assert sorted(n for n in names if not n.endswith("/")) == sorted(f.split(".zip/", 1)[1] for f in std["files"])
-    assert {i.date_time for i in infos} == {stdlib.ZIP_DATE}
+    assert {i.date_time for i in infos} == {ZIP_FLOOR_DATE}
     assert {i.compress_type for i in infos} == {zipfile.ZIP_STORED}
 
 
@@ -220,15 +228,21 @@ def test_bad_arguments_and_filter_files(dist: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("packages:\n  arrow:\n    exclude: arrow/locales.py\n")
     proc = cli(APP, "--dist", dist, "--pyodide", VERSION, "--output", tmp_path / "o", "--filters", bad)
-    assert proc.returncode == 2
-    assert proc.stderr.strip() == f"error: {bad}: packages.arrow.exclude: expected a list of patterns, got str"
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip()
+        == f"rules-pyodide bundle: error: {bad}: packages.arrow.exclude: expected a list of patterns, got str"
+    )
     proc = cli(tmp_path / "missing.py", "--dist", dist, "--pyodide", VERSION, "--output", tmp_path / "o")
-    assert proc.returncode == 2 and "missing.py: the app is not a file" in proc.stderr
+    assert proc.returncode == 1 and "missing.py: the app is not a file" in proc.stderr
     proc = cli(APP, "--dist", dist, "--pyodide", VERSION, "--output", tmp_path / "o", "--package", "nope")
-    assert proc.returncode == 2 and "--package nope: not in the dist" in proc.stderr
+    assert proc.returncode == 1 and "--package nope: not in the dist" in proc.stderr
     proc = cli(APP, "--dist", dist, "--pyodide", VERSION, "--output", tmp_path / "o", "--keep-stdlib", "nope.x")
-    assert proc.returncode == 2
-    assert proc.stderr.strip() == "error: --keep-stdlib nope.x: not a module of Pyodide 0.21.3's standard library"
+    assert proc.returncode == 1
+    assert (
+        proc.stderr.strip()
+        == "rules-pyodide bundle: error: --keep-stdlib nope.x: not a module of Pyodide 0.21.3's standard library"
+    )
     assert not (tmp_path / "o").exists()
 
 

@@ -9,7 +9,8 @@ import pytest
 from pyodide_lock import PyodideLockSpec
 
 from rules_pyodide.dist import main
-from rules_pyodide.index import fragment_to_json, make_fragment, sha256_file
+from rules_pyodide.index import fragment_to_json, make_fragment
+from rules_pyodide.outputs import sha256_file
 
 
 def package(root: Path, name: str, depends: tuple[str, ...] = ()) -> tuple[Path, Path]:

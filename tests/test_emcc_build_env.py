@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import os
 import shlex
 import subprocess
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from rules_pyodide import emcc_build
-from rules_pyodide.emcc_build import HELPERS, SHIMS, _environment, _parser, run_script
+from rules_pyodide.emcc_build import HELPERS, SHIMS, Options, _environment, parse_options, run_script
 
 
-def _args(tmp_path: Path, *extra: str) -> argparse.Namespace:
+def _args(tmp_path: Path, *extra: str) -> Options:
     tools = tmp_path / "emsdk"
     (tools / "cmake" / "Modules" / "Platform").mkdir(parents=True)
     (tools / "cmake" / "Modules" / "Platform" / "Emscripten.cmake").write_text("")
@@ -27,7 +27,7 @@ def _args(tmp_path: Path, *extra: str) -> argparse.Namespace:
     include.mkdir()
     numpy_site = tmp_path / "numpy-site"
     (numpy_site / "numpy").mkdir(parents=True)
-    return _parser().parse_args(
+    return parse_options(
         [
             *("--source", str(tmp_path / "src"), "--name", "demo", "--version", "1.2.3", "--type", "package"),
             *("--emcc", str(tools / "emcc"), "--emxx", str(tools / "em++")),
@@ -101,8 +101,7 @@ def test_every_pyodide_build_variable(tmp_path: Path, env: dict[str, str]) -> No
 
 
 def test_python_version_falls_back_to_the_ext_suffix(tmp_path: Path) -> None:
-    args = _args(tmp_path)
-    args.python_version = ""
+    args = dataclasses.replace(_args(tmp_path), python_version="")
     assert emcc_build._python_parts(args) == ("3", "10", "")
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 import xxhash
+from installed import installed
+from installed import node as installed_node
 
 from rules_pyodide import file_packager as fp
 from rules_pyodide.toolchain_tree import tree_path
@@ -30,13 +32,32 @@ ROOT = Path(__file__).resolve().parents[1]
 EMSCRIPTEN_ROOT = tree_path("emscripten-3.1.6") / "usr" / "share" / "emscripten"  # the reference packager
 EMSCRIPTEN_PACKER = EMSCRIPTEN_ROOT / "tools" / "file_packager.py"
 MINI_LZ4 = EMSCRIPTEN_ROOT / "third_party" / "mini-lz4.js"
-NODE = shutil.which("node")
 PYODIDE_RUNTIME = ROOT / "js" / "node_modules" / "pyodide-0.21.3"
 
-needs_emscripten = pytest.mark.skipif(
-    not EMSCRIPTEN_PACKER.is_file(), reason="the emscripten-3.1.6 toolchain tree is not built (make setup)"
-)
-needs_node = pytest.mark.skipif(NODE is None, reason="node not installed")
+
+# The references `make setup` installs: a test that compares against one fails when it is missing (tests/installed.py).
+@pytest.fixture
+def emscripten_packer() -> Path:
+    return installed(EMSCRIPTEN_PACKER, "emscripten 3.1.6's file_packager.py (the emscripten-3.1.6 toolchain tree)")
+
+
+@pytest.fixture
+def mini_lz4() -> Path:
+    return installed(MINI_LZ4, "emscripten 3.1.6's third_party/mini-lz4.js (the emscripten-3.1.6 toolchain tree)")
+
+
+@pytest.fixture
+def pyodide_runtime() -> Path:
+    return installed(PYODIDE_RUNTIME / "pyodide.js", "the Pyodide 0.21.3 npm runtime").parent
+
+
+@pytest.fixture
+def node() -> str:
+    return installed_node()
+
+
+needs_emscripten = pytest.mark.usefixtures("emscripten_packer")
+needs_node = pytest.mark.usefixtures("node")
 
 # Names that are data, never code. Emscripten 3.1.6 copes with all of these as *file* names (it JSON-encodes
 # them), so they are also compared against it; it breaks on such characters in the TARGET name (see below).
@@ -295,8 +316,8 @@ setTimeout(() => { if (pending.size) { console.error('stuck on', [...pending]); 
 def run_loader_in_node(tmp_path: Path, js: Path) -> dict[str, Any]:
     script = tmp_path / "recording_loader.js"
     script.write_text(RECORDING_LOADER)
-    assert NODE is not None
-    done = subprocess.run([NODE, str(script), str(js)], capture_output=True, text=True, timeout=60, check=False)
+    node = installed_node()
+    done = subprocess.run([node, str(script), str(js)], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
@@ -334,14 +355,14 @@ def test_js_is_valid_for_every_option(tmp_path: Path, tree: tuple[Path, dict[str
         "lz4": ["--lz4", "--use-preload-plugins", "--export-name=$My_Module"],
         "separate": ["--separate-metadata", "--no-node", "--lz4"],
     }
-    assert NODE is not None
+    node = installed_node()
     for name, flags in variants.items():
         js = tmp_path / f"{name}.js"
         assert (
             fp.main([str(tmp_path / f"{name}.data"), "--preload", f"{root}@/p", f"--js-output={js}", "--quiet", *flags])
             == 0
         )
-        checked = subprocess.run([NODE, "--check", str(js)], capture_output=True, text=True, check=False)
+        checked = subprocess.run([node, "--check", str(js)], capture_output=True, text=True, check=False)
         assert checked.returncode == 0, (name, checked.stderr)
         text = js.read_text()
         assert ("require" in text) == ("--no-node" not in flags)
@@ -420,7 +441,7 @@ console.log(JSON.stringify(out));
 
 
 @needs_node
-@pytest.mark.skipif(not MINI_LZ4.is_file(), reason="emscripten's mini-lz4.js not installed")
+@pytest.mark.usefixtures("mini_lz4")
 def test_lz4_round_trip_through_emscripten_decompressor(tmp_path: Path, tree: tuple[Path, dict[str, bytes]]) -> None:
     root, files = tree
     # Incompressible chunks (stored raw, successes 0), a file spanning many chunks, and a tail chunk < 2048 bytes.
@@ -454,9 +475,9 @@ def test_lz4_round_trip_through_emscripten_decompressor(tmp_path: Path, tree: tu
     table_file = tmp_path / "table.json"
     table_file.write_text(json.dumps({"metadata": result.metadata, "compressedData": table}))
     (tmp_path / "reader.js").write_text(LZ4_READER)
-    assert NODE is not None
+    node = installed_node()
     done = subprocess.run(
-        [NODE, str(tmp_path / "reader.js"), str(MINI_LZ4), str(tmp_path / "z.data"), str(table_file)],
+        [node, str(tmp_path / "reader.js"), str(MINI_LZ4), str(tmp_path / "z.data"), str(table_file)],
         capture_output=True,
         text=True,
         check=False,
@@ -495,7 +516,7 @@ repr(rows)
 
 @pytest.mark.pyodide
 @needs_node
-@pytest.mark.skipif(not (PYODIDE_RUNTIME / "pyodide.js").is_file(), reason="pyodide 0.21.3 runtime not installed")
+@pytest.mark.usefixtures("pyodide_runtime")
 def test_packages_load_into_real_pyodide(tmp_path: Path) -> None:
     blob = _bytes(5, 70_000) + bytes(20_000)
     loaders = []
@@ -513,9 +534,9 @@ def test_packages_load_into_real_pyodide(tmp_path: Path) -> None:
         )
         loaders.append(str(js))
     (tmp_path / "load.js").write_text(PYODIDE_LOADER)
-    assert NODE is not None
+    node = installed_node()
     done = subprocess.run(
-        [NODE, str(tmp_path / "load.js"), str(PYODIDE_RUNTIME), *loaders],
+        [node, str(tmp_path / "load.js"), str(PYODIDE_RUNTIME), *loaders],
         capture_output=True,
         text=True,
         check=False,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from installed import installed
 
 from rules_pyodide.index import (
     IndexBuildError,
@@ -35,9 +37,7 @@ INFO_026 = {"arch": "wasm32", "platform": "emscripten_3_1_58", "version": "0.26.
 
 
 def shipped(version: str) -> tuple[str, dict[str, Any]]:
-    path = RUNTIMES / f"pyodide-{version}" / SHIPPED[version]
-    if not path.exists():
-        pytest.skip(f"{path} not installed (run make setup)")
+    path = installed(RUNTIMES / f"pyodide-{version}" / SHIPPED[version], f"Pyodide {version}'s {SHIPPED[version]}")
     text = path.read_text()
     return text, json.loads(text)
 
@@ -93,7 +93,7 @@ def test_loader_field_sets_per_format() -> None:
 
 
 def test_pyodide_lock_library_accepts_our_lock() -> None:
-    pyodide_lock = pytest.importorskip("pyodide_lock")
+    pyodide_lock = importlib.import_module("pyodide_lock")  # the test extra, which make setup installs
     frags = [
         ("a", make_fragment("Foo_Bar", "1.0", "foo_bar-1.0-py3-none-any.whl", SHA, depends=["libfoo"])),
         ("b", make_fragment("libfoo", "2.0", "libfoo-2.0.zip", SHA, package_type="shared_library")),

@@ -113,7 +113,10 @@ def test_cli_malformed_filter_is_one_line_error_and_writes_nothing(tmp_path: Pat
     bad = write(tmp_path, {"bad.yaml": "default:\n  exclude: {a: 1}\n", "src/a.py": "x = 1\n"})
     proc = cli("dir", bad / "src", "--name", "p", "--output", tmp_path / "out", "--filters", bad / "bad.yaml")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == f"error: {bad / 'bad.yaml'}: default.exclude: expected a list of patterns, got dict"
+    assert (
+        proc.stderr.strip()
+        == f"rules-pyodide pack: error: {bad / 'bad.yaml'}: default.exclude: expected a list of patterns, got dict"
+    )
     assert not (tmp_path / "out").exists()
 
 

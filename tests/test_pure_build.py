@@ -157,7 +157,10 @@ def test_host_compilers_are_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
     (src / "setup.py").write_text(EXT_SETUP.format(prelude=prelude, cmdclass=cmdclass))
     assert build(src, tmp_path / "o", "--meta", "packages/tiny-pkg/meta.yaml") == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: packages/tiny-pkg/meta.yaml: tiny-pkg: the pure-Python build ran a host compiler (")
+    assert err.startswith(
+        "rules-pyodide pure-build: error: packages/tiny-pkg/meta.yaml: "
+        "tiny-pkg: the pure-Python build ran a host compiler ("
+    )
     assert "tiny_pkg/_speed.c" in err and err.count("\n") == 1, err
     assert not (tmp_path / "o" / "tiny_pkg-1.0-py3-none-any.whl").exists()
     assert not any((tmp_path / "o" / "site").iterdir())
@@ -176,7 +179,10 @@ def test_missing_executable_stops_the_build(tmp_path: Path, capsys: pytest.Captu
     src = project(tmp_path, FLIT_PYPROJECT)
     assert build(src, tmp_path / "o", "--executable", "no-such-tool-x", "--meta", "packages/t/meta.yaml") == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: packages/t/meta.yaml: tiny-pkg: requirements.executable: 'no-such-tool-x' not found")
+    assert err.startswith(
+        "rules-pyodide pure-build: error: packages/t/meta.yaml: "
+        "tiny-pkg: requirements.executable: 'no-such-tool-x' not found"
+    )
 
 
 def test_a_binary_under_any_name_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

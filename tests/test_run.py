@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from pyodide_runner import REPO_ROOT, runtime_dir
 
-from rules_pyodide.index import dump_index, make_fragment, merge, sha256_file
+from rules_pyodide.index import dump_index, make_fragment, merge
+from rules_pyodide.outputs import sha256_file
 from rules_pyodide.run import (
     RunError,
     dist_fragments,
@@ -248,11 +249,11 @@ def test_python_exception_exits_non_zero_after_printing(tmp_path: Path) -> None:
     run = cli("--dist", dist, "--pyodide", OLDEST, "-c", "print('before')\nraise ValueError('boom')")
     assert run.returncode == 1
     assert run.stdout == "before\n"
-    assert run.stderr.splitlines()[-1] == "error: Pyodide 0.21.3 run failed: ValueError: boom"
+    assert run.stderr.splitlines()[-1] == "rules-pyodide run: error: Pyodide 0.21.3 run failed: ValueError: boom"
     assert "Traceback" in run.stderr
 
 
-def test_cli_bad_input_exits_2_with_a_message(tmp_path: Path) -> None:
+def test_cli_bad_input_exits_1_with_a_one_line_message(tmp_path: Path) -> None:
     dist = make_dist(tmp_path / "dist")
     cases = [
         (("--dist", tmp_path / "missing", "--pyodide", OLDEST, "-c", "pass"), "missing: the dist is not a directory"),
@@ -262,10 +263,13 @@ def test_cli_bad_input_exits_2_with_a_message(tmp_path: Path) -> None:
     ]
     for args, message in cases:
         run = cli(*args)
-        assert (run.returncode, run.stdout) == (2, ""), args
-        assert message in run.stderr and run.stderr.startswith("error: "), run.stderr
+        assert (run.returncode, run.stdout) == (1, ""), args
+        assert message in run.stderr and run.stderr.startswith("rules-pyodide run: error: "), run.stderr
     usage = cli("--dist", dist, "--pyodide", OLDEST)
-    assert usage.returncode == 2 and "one of the arguments -c file is required" in usage.stderr
+    # A malformed command line is argparse's: exit status 2, its usage, then an error line of the same form.
+    assert (
+        usage.returncode == 2 and "rules-pyodide run: error: one of the arguments -c file is required" in usage.stderr
+    )
 
 
 @pytest.mark.pyodide

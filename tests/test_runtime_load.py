@@ -4,7 +4,9 @@ Packages are built from generated trees (nested dirs, empty, binary and unicode 
 backslashes and ``</script>``) by each packer (emscripten's reference and ours), plain, ``--lz4`` and
 ``--separate-metadata``, loaded into every runtime, and checked from inside Python: the sha256 of every file, the
 import of Python modules installed into site-packages, and a call into a shared library of the package.
-A CPython C extension built with Debian's emcc is imported where its ABI fits (Pyodide 0.21.3).
+A CPython C extension, built for each ABI profile (rules_pyodide/runtimes.json) with that profile's toolchain tree,
+headers and flags, is imported in every runtime a profile serves (0.26.4 and 314.0.7 have no profile: no compiled
+package is built for them).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import random
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pyodide_runner import (
     RUNTIME_VERSIONS,
+    TABLE,
     PyodideRunError,
     node_executable,
     run_in_pyodide,
@@ -31,11 +34,15 @@ from pyodide_runner import (
     site_packages,
 )
 
-from rules_pyodide.toolchain_tree import tree_path
+from rules_pyodide.toolchain_tree import CONFIG, EMSCRIPTEN_ROOT, tree_path
 
 pytestmark = pytest.mark.pyodide
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PROFILES_DIR = Path(__file__).resolve().parent.parent / "toolchains" / "profiles"
+PROFILE_OF = {runtime: name for name, profile in TABLE.profiles.items() for runtime in profile.runtimes}
+# The host's python3 runs emcc.py, as the Bazel toolchain does (the trees' own python3 is not used).
+HOST_PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 EMSCRIPTEN_PACKER = tree_path("emscripten-3.1.6") / "usr/share/emscripten/tools/file_packager.py"
 OUR_PACKER_MODULE = "rules_pyodide.file_packager"
 
@@ -65,29 +72,68 @@ GREETING = "héllo wörld 🐍 </script> \\ \" '"
 # --- building ---------------------------------------------------------------------------------------------------
 
 
-def emcc(*args: str | Path) -> None:
-    """Runs Debian's emcc; fails the test with its output on error."""
-    emcc_bin = shutil.which("emcc")
-    assert emcc_bin is not None, "emcc is not on PATH; run `make setup`"
-    proc = subprocess.run([emcc_bin, *map(str, args)], capture_output=True, text=True, check=False)
+def built_tree(name: str) -> Path:
+    """The pinned toolchain tree `name` (toolchains/trees/), which `make setup` builds."""
+    tree = tree_path(name)
+    if not (tree / CONFIG).is_file():
+        pytest.fail(f"the toolchain tree {name} is not built at {tree}: run `make setup`", pytrace=False)
+    return tree
+
+
+def emcc(toolchain: str, work: Path, *args: str | Path) -> None:
+    """Runs the emcc of a toolchain tree with its own config in `work`; fails the test with its output on error."""
+    tree = built_tree(toolchain)
+    # PATH holds only python3: every tool comes from the tree (Debian's emcc 3.1.6 looks binaryen up in PATH).
+    bindir = work / "path"
+    if not bindir.is_dir():
+        bindir.mkdir(parents=True)
+        (bindir / "python3").symlink_to(HOST_PYTHON)
+    env = dict(os.environ, EM_CONFIG=str(tree / CONFIG), PATH=str(bindir))
+    command = [HOST_PYTHON, str(tree / EMSCRIPTEN_ROOT / "emcc.py"), *map(str, args)]
+    proc = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"emcc {' '.join(map(str, args))} failed:\n{proc.stdout}\n{proc.stderr}"
 
 
-def build_side_module(source: Path, output: Path, *cflags: str) -> Path:
-    """Compiles ``source`` into a wasm side module (``-O2 -fPIC``, ``-sSIDE_MODULE=1 -sWASM_BIGINT``)."""
+def build_side_module(source: Path, output: Path) -> Path:
+    """Compiles ``source`` into a plain wasm side module (``-O2 -fPIC``, ``-sSIDE_MODULE=1 -sWASM_BIGINT``) with the
+    default profile's toolchain; every runtime loads it (no Python ABI is involved)."""
+    toolchain = TABLE.profiles[TABLE.default_profile].toolchain
     obj = output.with_suffix(".o")
-    emcc("-O2", "-fPIC", *cflags, "-c", source, "-o", obj)
-    emcc("-O2", "-sSIDE_MODULE=1", "-sWASM_BIGINT", obj, "-o", output)
+    emcc(toolchain, output.parent, "-O2", "-fPIC", "-c", source, "-o", obj)
+    emcc(toolchain, output.parent, "-O2", "-sSIDE_MODULE=1", "-sWASM_BIGINT", obj, "-o", output)
     return output
 
 
-def exodide_include_dir() -> Path:
-    """CPython 3.10.2 headers with a wasm32 pyconfig.h, from the PyPI wheel exodide (test extra)."""
-    spec = importlib.util.find_spec("exodide")
-    assert spec is not None and spec.submodule_search_locations, "exodide is not installed; run `make setup`"
-    include = Path(next(iter(spec.submodule_search_locations))) / "cpython"
-    assert (include / "Python.h").is_file() and (include / "pyconfig.h").is_file(), include
-    return include
+def python_include_dir(profile: str, into: Path) -> Path:
+    """The CPython headers of `profile`, as toolchains/python_headers.bzl assembles them: a module's (exodide's
+    CPython 3.10.2 with a wasm32 pyconfig.h), or a toolchain tree's include directory with the profile's generated
+    pyconfig.h in place of the host's."""
+    headers = TABLE.profiles[profile].headers
+    if "python_module" in headers:
+        spec = importlib.util.find_spec(headers["python_module"])
+        assert spec is not None and spec.submodule_search_locations, f"{headers['python_module']}: run `make setup`"
+        return Path(next(iter(spec.submodule_search_locations))) / headers["subdir"]
+    source = built_tree(headers["tree"]) / headers["include"]
+    into.mkdir(parents=True)
+    for entry in sorted(source.iterdir()):
+        if entry.name != "pyconfig.h":
+            (into / entry.name).symlink_to(entry)
+    (into / "pyconfig.h").symlink_to(PROFILES_DIR / profile / "pyconfig.h")
+    return into
+
+
+def build_extension(profile: str, source: Path, out: Path) -> Path:
+    """Compiles the CPython extension ``source`` for `profile` (its toolchain, headers, cflags and ldflags, and the
+    sysroot overlay it may have) into ``out/<module><EXT_SUFFIX>``."""
+    facts = json.loads((PROFILES_DIR / profile / "profile.json").read_text())
+    include = python_include_dir(profile, out / "include")
+    overlay = ["-isystem", str(PROFILES_DIR / profile / "sysroot_overlay")] if facts["sysroot_overlay"] else []
+    toolchain = TABLE.profiles[profile].toolchain
+    obj = out / f"{source.stem}.o"
+    emcc(toolchain, out, *facts["cflags"], *overlay, f"-I{include}", "-c", source, "-o", obj)
+    output = out / f"{source.stem}{facts['ext_suffix']}"
+    emcc(toolchain, out, *facts["ldflags"], "-sSIDE_MODULE=1", obj, "-o", output)
+    return output
 
 
 def pack(packer: str, js: Path, preloads: list[tuple[Path, str]], variant: Variant) -> Path:
@@ -199,16 +245,23 @@ def check_code(check: dict[str, list[str]]) -> str:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """The C fixtures, built once: the plain side module and the CPython 3.10 extension ``_rpdemo``."""
+    """The plain side module, built once."""
     out = tmp_path_factory.mktemp("c-build")
-    yield {
-        "side": build_side_module(FIXTURES / "rpdemo" / "rp_side.c", out / "librpside.so"),
-        "rpdemo": build_side_module(
-            FIXTURES / "rpdemo" / "_rpdemo.c",
-            out / "_rpdemo.cpython-310-wasm32-emscripten.so",
-            f"-I{exodide_include_dir()}",
-        ),
-    }
+    yield {"side": build_side_module(FIXTURES / "rpdemo" / "rp_side.c", out / "librpside.so")}
+
+
+@pytest.fixture(scope="session")
+def rpdemo(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The CPython extension ``_rpdemo`` of a profile, built once per profile."""
+    out = tmp_path_factory.mktemp("extensions")
+    cache: dict[str, Path] = {}
+
+    def of(profile: str) -> Path:
+        if profile not in cache:
+            cache[profile] = build_extension(profile, FIXTURES / "rpdemo" / "_rpdemo.c", out / profile)
+        return cache[profile]
+
+    return of
 
 
 @pytest.fixture(scope="session")
@@ -264,21 +317,14 @@ def test_packages_load_byte_exact(version: str, packer: str, tree: Path, tmp_pat
     assert run.stdout == ""
 
 
-PYTHON_310_ONLY = pytest.mark.skip(
-    reason="not applicable: _rpdemo is built against CPython 3.10.2 headers (exodide) for Pyodide 0.21.x; "
-    "0.23.4+ embed Python 3.11+ and need that ABI's headers and pyconfig.h (a later issue)"
-)
-
-
 @pytest.mark.parametrize("lz4", [False, True], ids=["plain", "lz4"])
-@pytest.mark.parametrize(
-    "version", [v if v == "0.21.3" else pytest.param(v, marks=PYTHON_310_ONLY) for v in RUNTIME_VERSIONS]
-)
-def test_c_extension_imports(version: str, lz4: bool, built: dict[str, Path], tmp_path: Path) -> None:
-    """A CPython C extension shipped in a package imports and computes in Pyodide."""
+@pytest.mark.parametrize("version", [v for v in RUNTIME_VERSIONS if v in PROFILE_OF])
+def test_c_extension_imports(version: str, lz4: bool, rpdemo: Callable[[str], Path], tmp_path: Path) -> None:
+    """A CPython C extension built for the runtime's profile, shipped in a package, imports and computes."""
+    extension = rpdemo(PROFILE_OF[version])
     site = tmp_path / "site"
     site.mkdir()
-    shutil.copy(built["rpdemo"], site / built["rpdemo"].name)
+    shutil.copy(extension, site / extension.name)
     variant = Variant("lz4" if lz4 else "plain", lz4=lz4, separate_metadata=False)
     js = pack("emscripten", tmp_path / "rpdemo.js", [(site, site_packages(version))], variant)
 
@@ -307,13 +353,13 @@ except OverflowError as e:
 
     assert isinstance(run.result, dict)
     assert run.result == {
-        "file": f"{site_packages(version)}/{built['rpdemo'].name}",
+        "file": f"{site_packages(version)}/{extension.name}",
         "small": 14,
         "big": sum(i * i for i in range(-1000, 1_000_001, 7)),  # > 2**32: needs 64-bit ints across the ABI
         "type_error": "item 1 is str, not int",
         "overflow": "sum_squares() overflows a 64-bit integer",
     }
-    assert run.packages[0].shared_libraries == (f"{site_packages(version)}/{built['rpdemo'].name}",)
+    assert run.packages[0].shared_libraries == (f"{site_packages(version)}/{extension.name}",)
     assert "Failed to load dynlib" not in run.stderr
 
 

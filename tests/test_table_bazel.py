@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import pytest
 from bazel_workspace import ROOT, Workspace, copy_workspace
 
+pytestmark = pytest.mark.bazel  # it runs Bazel in a copy of the workspace
+
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:

@@ -3,8 +3,8 @@
 Unit tests use tiny fake .debs (made with `dpkg-deb -b`, or by hand for malformed ones) served from a `file://`
 mirror: no network. `test_real_tree_*` compile side modules with the pinned trees of toolchains/trees/ when they are
 built in the cache (tools/setup.sh builds them), with PATH holding only python3, load them with ctypes in the real
-Pyodide each tree serves (0.21.3, 0.29.5) and check the tree is unchanged afterwards; they skip when the trees are
-not built, except under CI=true, where they fail.
+Pyodide each tree serves (0.21.3, 0.29.5) and check the tree is unchanged afterwards; they fail when a tree is not
+built (what they check is what `make setup` builds).
 """
 
 from __future__ import annotations
@@ -437,7 +437,7 @@ def test_build_with_wrong_tree_digest_leaves_nothing(tmp_path: Path, capsys: pyt
     cache.mkdir()
     assert tt.main(["build", "--lock", str(lock), "--cache-dir", str(cache), "--mirror", mirror]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("toolchain-tree: error: emscripten-3.1.69: the built tree has digest ")
+    assert err.startswith("rules-pyodide toolchain-tree: error: emscripten-3.1.69: the built tree has digest ")
     assert f"expects {'e' * 64}; nothing was installed" in err
     assert sorted(p.name for p in cache.iterdir()) == ["debs"]
 
@@ -451,7 +451,7 @@ def test_build_with_wrong_deb_sha256_names_the_package(tmp_path: Path, capsys: p
     actual = hashlib.sha256(debs[1].read_bytes()).hexdigest()
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == (
-        f"toolchain-tree: error: libc6 1.0: {mirror}/pool/main/l/libc6/libc6_1.0_amd64.deb has sha256 "
+        f"rules-pyodide toolchain-tree: error: libc6 1.0: {mirror}/pool/main/l/libc6/libc6_1.0_amd64.deb has sha256 "
         f"{actual}, the lock expects {'a' * 64}"
     )
     assert not (cache / "debs" / "libc6_1.0_amd64.deb").exists()
@@ -477,11 +477,9 @@ def built_tree(version: str) -> tuple[Path, Path]:
     lock = LOCKS / f"emscripten-{version}.lock.json"
     parsed, sha = tt.read_lock(lock)
     tree = tt.default_cache_dir() / tt.tree_dir_name(parsed, sha)
-    if tt.manifest_matches(tree, parsed, sha) is not None:
-        message = f"{tree} is not built (bash tools/setup.sh builds it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    problem = tt.manifest_matches(tree, parsed, sha)
+    if problem is not None:
+        pytest.fail(f"the toolchain tree is not built ({problem}): run `make setup`", pytrace=False)
     return tree, lock
 
 
