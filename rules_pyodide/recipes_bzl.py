@@ -249,6 +249,7 @@ def convert(packages: Path, distdir: Path | None = None) -> dict[str, Any]:
             entries[directory] = _entry(meta, recipe, directories, types, distdir)
         except RecipeError as err:
             errors[directory] = str(err)
+    _inherit_profiles(entries, names, errors, metas)
     live = {d: recipes[d] for d in entries}
     propagate(live, errors, metas)
     warnings = sorted([*notes, *(w for r in recipes.values() for w in r.warnings)])
@@ -261,6 +262,57 @@ def convert(packages: Path, distdir: Path | None = None) -> dict[str, Any]:
         "broken": dict(sorted(errors.items())),
         "warnings": warnings,
     }
+
+
+def _inherit_profiles(
+    entries: dict[str, Any], names: dict[str, Any], errors: dict[str, str], metas: Mapping[str, Path]
+) -> None:
+    """A recipe without `package.profiles` that needs (run, host or test.requires, transitively) a package with
+    recipes for some profiles only, e.g. fast-histogram on numpy, can be built for those profiles only: it gets them
+    (its targets are compatible with them, and `<all>` holds it there) and becomes a selected name itself, whose
+    alias says which requirements limit it. No common profile: the recipe is broken, saying why."""
+    explicit = {n: (frozenset(e["profiles"]), (e["name"],)) for n, e in names.items()}
+    derived: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
+    changed = True
+    while changed:  # until every limit has reached its requirements' (dependency order is not known here)
+        changed = False
+        for directory, entry in sorted(entries.items()):
+            if entry["profiles"]:
+                continue
+            deps = dict.fromkeys([*entry["run"], *entry["host"], *entry["libraries"], *entry["test_requires"]])
+            found = [explicit.get(d) or derived.get(d) for d in deps]
+            limits = [f for f in found if f is not None]
+            if not limits:
+                continue
+            limit = (
+                frozenset.intersection(*(p for p, _ in limits)),
+                tuple(sorted({n for _, ns in limits for n in ns})),
+            )
+            if derived.get(directory) != limit:
+                derived[directory] = limit
+                changed = True
+    dead = {d for d, (profiles, _) in derived.items() if not profiles}
+    for directory, (profiles, requires) in sorted(derived.items()):
+        entry = entries[directory]
+        if not profiles and dead.intersection([*entry["run"], *entry["host"], *entry["test_requires"]]):
+            continue  # it needs a recipe that cannot be built: `propagate` says so
+        if not profiles:
+            errors[directory] = f"{metas[directory]}: requirements: no profile has all of {list(requires)}"
+        elif entry["type"] != "package":
+            errors[directory] = (
+                f"{metas[directory]}: requirements: {', '.join(requires)} exist for the profiles "
+                f"{', '.join(sorted(profiles))} only, and a {entry['type']} cannot be limited to some profiles"
+            )
+        else:
+            entry["profiles"] = sorted(profiles)
+            entry["package_target"] = directory + "_package"
+            names[entry["canonical_name"]] = {
+                "name": entry["name"],
+                "profiles": {p: directory for p in sorted(profiles)},
+                "requires": list(requires),
+            }
+            continue
+        del entries[directory]
 
 
 def _selected_names(metas: Mapping[str, Path], recipes: Mapping[str, Recipe], errors: dict[str, str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 from rules_pyodide.recipe import RecipeError
 from rules_pyodide.recipes_bzl import archive_name, convert, main, starlark
 
+ROOT = Path(__file__).resolve().parent.parent
 SHA = "a" * 64
 
 
@@ -235,16 +236,65 @@ def test_per_profile_recipes_become_a_selected_name(tmp_path: Path) -> None:
         tmp_path, "fast-histogram", simple("fast-histogram", extra="requirements:\n  host: [numpy]\n  run: [NumPy]\n")
     )
     data = convert(tmp_path)
-    assert data["names"] == {"numpy": {"name": "numpy", "profiles": {"0.21.3": "numpy", "0.29.5": "numpy2"}}}
+    assert data["names"]["numpy"] == {"name": "numpy", "profiles": {"0.21.3": "numpy", "0.29.5": "numpy2"}}
     assert data["recipes"]["fast-histogram"]["run"] == ["numpy"]
     assert data["recipes"]["fast-histogram"]["host"] == ["numpy"]
-    assert data["recipes"]["fast-histogram"]["package_target"] == "fast-histogram"
+    # It needs numpy, so it exists for numpy's profiles only: a selected name of its own.
+    assert data["recipes"]["fast-histogram"]["profiles"] == ["0.21.3", "0.29.5"]
+    assert data["recipes"]["fast-histogram"]["package_target"] == "fast-histogram_package"
+    assert data["names"]["fast-histogram"] == {
+        "name": "fast-histogram",
+        "profiles": {"0.21.3": "fast-histogram", "0.29.5": "fast-histogram"},
+        "requires": ["numpy"],
+    }
     assert data["recipes"]["numpy"]["package_target"] == "numpy_package"
     assert data["recipes"]["numpy2"]["package_target"] == "numpy2_package"
     assert data["recipes"]["numpy2"]["profiles"] == ["0.29.5"]
     # Each recipe has its own source repository, named after its directory.
     assert data["recipes"]["numpy2"]["source_repo"] == "pyodide_source_numpy2"
     assert data["recipes"]["numpy"]["source_repo"] == "pyodide_source_numpy"
+
+
+def test_requirements_limit_profiles_transitively_or_break_a_recipe(tmp_path: Path) -> None:
+    def limited(name: str, version: str, profile: str) -> str:
+        return simple(name, version).replace(
+            f"version: '{version}'\n", f"version: '{version}'\n  profiles: ['{profile}']\n"
+        )
+
+    recipe(tmp_path, "numpy", limited("numpy", "1.0", "0.21.3"))
+    recipe(tmp_path, "numpy2", limited("numpy", "2.0", "0.29.5"))
+    recipe(tmp_path, "scipy", limited("scipy", "1.0", "0.29.5"))
+    recipe(tmp_path, "uses-numpy", simple("uses-numpy", extra="requirements:\n  run: [numpy]\n"))
+    recipe(tmp_path, "app", simple("app", extra="requirements:\n  run: [uses-numpy]\n"))
+    recipe(tmp_path, "both", simple("both", extra="requirements:\n  run: [uses-numpy, scipy]\n"))
+    recipe(tmp_path, "neither", simple("neither", extra="requirements:\n  run: [numpy, scipy-21]\n"))
+    recipe(tmp_path, "scipy-21", limited("scipy-21", "1.0", "0.21.3"))
+    recipe(tmp_path, "bad", simple("bad", extra="requirements:\n  run: [numpy2-only, numpy]\n"))
+    recipe(tmp_path, "numpy2-only", simple("numpy2-only", extra="requirements:\n  run: [scipy]\n"))
+    data = convert(tmp_path)
+    recipes = data["recipes"]
+    assert recipes["app"]["profiles"] == ["0.21.3", "0.29.5"]  # through uses-numpy
+    assert data["names"]["app"]["requires"] == ["numpy"]
+    assert recipes["both"]["profiles"] == ["0.29.5"]
+    assert data["names"]["both"]["requires"] == ["numpy", "scipy"]
+    assert recipes["neither"]["profiles"] == ["0.21.3"]
+    assert recipes["numpy2-only"]["profiles"] == ["0.29.5"]
+    assert recipes["bad"]["profiles"] == ["0.29.5"]
+    assert "six" not in data["names"]
+
+
+def test_requirements_with_no_common_profile_break_the_recipe(tmp_path: Path) -> None:
+    def limited(name: str, profile: str) -> str:
+        return simple(name).replace("version: '1.0'\n", f"version: '1.0'\n  profiles: ['{profile}']\n")
+
+    recipe(tmp_path, "old", limited("old", "0.21.3"))
+    recipe(tmp_path, "new", limited("new", "0.29.5"))
+    recipe(tmp_path, "mixed", simple("mixed", extra="requirements:\n  run: [old, new]\n"))
+    recipe(tmp_path, "user", simple("user", extra="requirements:\n  run: [mixed]\n"))
+    data = convert(tmp_path)
+    assert "mixed" not in data["recipes"] and "user" not in data["recipes"]
+    assert "requirements: no profile has all of ['new', 'old']" in data["broken"]["mixed"]
+    assert "'mixed' cannot be built" in data["broken"]["user"]
 
 
 def test_per_profile_libraries_are_refused(tmp_path: Path) -> None:
@@ -265,3 +315,22 @@ def test_pure_tag_forces_the_pure_path(tmp_path: Path) -> None:
         simple("a", extra="build:\n  cflags: -O2\n").replace("version: '1.0'\n", "version: '1.0'\n  tag: [pure]\n"),
     )
     assert "package.tag: 'pure', but the recipe compiles (build.cflags)" in convert(tmp_path)["broken"]["a"]
+
+
+def _imports(module: str, seen: set[str]) -> set[str]:
+    """`module` and the rules_pyodide modules it imports, directly or not."""
+    if module not in seen:
+        seen.add(module)
+        tree = ast.parse((ROOT / "rules_pyodide" / f"{module}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rules_pyodide."):
+                _imports(str(node.module).split(".")[1], seen)
+    return seen
+
+
+def test_the_recipes_repository_watches_every_module_the_converter_imports() -> None:
+    # A module missing from the list would not re-run the repository rule when it changes (stale RECIPES).
+    bzl = (ROOT / "rules" / "private" / "recipes_repository.bzl").read_text(encoding="utf-8")
+    listed = re.search(r"_CONVERTER_IMPORTS = \[(.*?)\]", bzl, re.S)
+    assert listed is not None
+    assert set(re.findall(r'"(\w+)"', listed.group(1))) == _imports("recipes_bzl", set()) - {"recipes_bzl"}

@@ -109,15 +109,24 @@ def _selected_aliases(recipes, names):
     """`<canonical name>` selecting the recipe of the profile, and `<dir>` -> `<dir>_package` for other directories."""
     for target, entry in sorted(names.items()):
         by_profile = entry["profiles"]
+        if entry.get("requires"):
+            # A recipe limited by its requirements (rules_pyodide.recipes_bzl._inherit_profiles).
+            why = "{} needs {}, which has recipes for the profiles {} only".format(
+                entry["name"],
+                " and ".join(entry["requires"]),
+                ", ".join(sorted(by_profile.keys())),
+            )
+        else:
+            why = "{} has recipes for the profiles {} only ({})".format(
+                entry["name"],
+                ", ".join(sorted(by_profile.keys())),
+                ", ".join(["packages/{} ({})".format(d, p) for p, d in sorted(by_profile.items())]),
+            )
         native.alias(
             name = target,
             actual = select(
                 {profile_setting(p): ":" + recipes[d]["package_target"] for p, d in by_profile.items()},
-                no_match_error = "{} has recipes for the profiles {} only ({}); choose one with --//:pyodide".format(
-                    entry["name"],
-                    ", ".join(sorted(by_profile.keys())),
-                    ", ".join(["packages/{} ({})".format(d, p) for p, d in sorted(by_profile.items())]),
-                ),
+                no_match_error = why + "; choose one with --//:pyodide",
             ),
             visibility = ["//visibility:public"],
         )

@@ -18,6 +18,14 @@ def _label_string(label):
     """A label string that means the same repository from inside another repository."""
     return "@{}//{}:{}".format(label.workspace_name, label.package, label.name)
 
+# The modules rules_pyodide.recipes_bzl imports, directly or not.
+_CONVERTER_IMPORTS = [
+    "errors",
+    "outputs",
+    "recipe",
+    "sdist_kind",
+]
+
 def _pyodide_recipes_impl(rctx):
     python = rctx.path(rctx.attr.python)
     packages_build = rctx.path(rctx.attr.packages)
@@ -25,10 +33,9 @@ def _pyodide_recipes_impl(rctx):
     workspace_root = rctx.path(Label("@//:WORKSPACE")).dirname
     module_root = rctx.path(Label("//rules_pyodide:recipes_bzl.py")).dirname.dirname
 
-    # Re-run when the converter or the recipe model changes.
-    rctx.path(Label("//rules_pyodide:recipe.py"))
-    rctx.path(Label("//rules_pyodide:index.py"))
-    rctx.path(Label("//rules_pyodide:sdist_kind.py"))
+    # Re-run when the converter or a module it imports changes (tests/test_recipes_bzl.py checks the list).
+    for module in _CONVERTER_IMPORTS:
+        rctx.path(Label("//rules_pyodide:{}.py".format(module)))
     for name in sorted([entry.basename for entry in packages_dir.readdir()]):
         if packages_dir.get_child(name).get_child("meta.yaml").exists:
             rctx.path(rctx.attr.packages.relative(":{}/meta.yaml".format(name)))
