@@ -16,7 +16,7 @@ Every type has the output group `log`: the full build log (its tail is shown whe
 """
 
 load("//rules/private:providers.bzl", "PyodideLibraryInfo", "PyodidePackageInfo", "PyodideProfileInfo")
-load(":common.bzl", "CLI_TOOL")
+load(":common.bzl", "CLI_TOOL", "ZIP_EPOCH", "run_tool", "tool_args")
 
 _TOOLCHAIN = str(Label("//toolchains:emscripten"))
 
@@ -69,10 +69,7 @@ def _pyodide_emcc_build_impl(ctx):
     library_prefixes = depset(transitive = [lib.transitive_prefixes for lib in libraries])
     host_sites = [dep[PyodidePackageInfo].site for dep in ctx.attr.host_deps]
 
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
-    args.add("emcc-build")
+    args = tool_args(ctx, "emcc-build")
     args.add("--source", ctx.file.src.path)
     args.add("--name", ctx.attr.package_name)
     args.add("--version", ctx.attr.version)
@@ -129,9 +126,9 @@ def _pyodide_emcc_build_impl(ctx):
         args.add("--tests", tests.path)
     if prefix:
         args.add("--prefix", prefix.path)
-    ctx.actions.run(
-        executable = ctx.executable._tool,
-        arguments = [args],
+    run_tool(
+        ctx,
+        args,
         inputs = depset(
             [ctx.file.src, profile.sysconfig] + host_sites + scripts + ctx.files.pkgdir_files,
             transitive = [emscripten.files, profile.headers, library_prefixes],
@@ -143,8 +140,8 @@ def _pyodide_emcc_build_impl(ctx):
             profile.pyodide_version,
             emscripten.version,
         ),
-        env = {"SOURCE_DATE_EPOCH": "315532800"},
-        execution_requirements = {"block-network": ""},
+        source_date_epoch = ZIP_EPOCH,
+        block_network = True,
     )
     providers = [
         DefaultInfo(files = depset([wheel] if wheel else [prefix])),

@@ -8,7 +8,7 @@ deterministic wheel; index fragments are written beside it. Outputs (under `<tar
 `tests/` and `fragments/`. The `site` output group is the installed tree (for `file_package`).
 """
 
-load(":common.bzl", "CLI_TOOL")
+load(":common.bzl", "CLI_TOOL", "ZIP_EPOCH", "run_tool", "tool_args")
 load(":providers.bzl", "PyodidePackageInfo")
 
 def _site(dep):
@@ -21,10 +21,7 @@ def _pyodide_pure_build_impl(ctx):
     fragments = ctx.actions.declare_directory(ctx.label.name + "/fragments")
     host_sites = [_site(dep) for dep in ctx.attr.host_deps]
 
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
-    args.add("pure-build")
+    args = tool_args(ctx, "pure-build")
     args.add("--source", ctx.file.src.path)
     args.add("--name", ctx.attr.package_name)
     args.add("--version", ctx.attr.version)
@@ -43,15 +40,15 @@ def _pyodide_pure_build_impl(ctx):
     args.add_all(ctx.attr.retain_test_patterns, before_each = "--retain-test-pattern")
     args.add_all(ctx.attr.constraints, before_each = "--constraint")
     args.add_all(ctx.attr.build_extras, before_each = "--build-extra")
-    ctx.actions.run(
-        executable = ctx.executable._tool,
-        arguments = [args],
+    run_tool(
+        ctx,
+        args,
         inputs = [ctx.file.src] + host_sites,
         outputs = [wheel, site, tests, fragments],
         mnemonic = "PyodideBuild",
         progress_message = "Building wheel of {}".format(ctx.label),
-        env = {"SOURCE_DATE_EPOCH": "315532800"},
-        execution_requirements = {"block-network": ""},
+        source_date_epoch = ZIP_EPOCH,
+        block_network = True,
     )
     return [
         DefaultInfo(files = depset([wheel])),
