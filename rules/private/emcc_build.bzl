@@ -12,11 +12,13 @@ Outputs by `type`:
 - `shared_library`: `<name>-<version>.zip` of the `.so` files (index entry `shared_library`, loaded before its
   dependents), `site/` (the `.so` files), `tests/` (empty), `fragments/`, and `prefix/` for dependents;
 - `static_library`: `prefix/` only (headers + `.a`), returned as `PyodideLibraryInfo`.
-Every type has the output group `log`: the full build log (its tail is shown when the build fails).
+`package` and `shared_library` return `PyodideBuildInfo` (for `pyodide_package`). Every output is also an output
+group (`wheel`, `site`, `tests`, `fragments`, `prefix`); every type has `log`, the full build log (its tail is shown
+when the build fails).
 """
 
-load("//rules/private:providers.bzl", "PyodideLibraryInfo", "PyodidePackageInfo", "PyodideProfileInfo")
 load(":common.bzl", "CLI_TOOL", "ZIP_EPOCH", "run_tool", "tool_args")
+load(":providers.bzl", "PyodideBuildInfo", "PyodideLibraryInfo", "PyodidePackageInfo", "PyodideProfileInfo")
 
 _TOOLCHAIN = str(Label("//toolchains:emscripten"))
 
@@ -147,6 +149,8 @@ def _pyodide_emcc_build_impl(ctx):
         DefaultInfo(files = depset([wheel] if wheel else [prefix])),
         OutputGroupInfo(**groups),
     ]
+    if wheel:
+        providers.append(PyodideBuildInfo(fragments = fragments, log = log, site = site, tests = tests, wheel = wheel))
     if prefix:
         providers.append(PyodideLibraryInfo(
             name = ctx.attr.package_name,

@@ -5,11 +5,12 @@ One action, `rules-pyodide pure-build` (rules_pyodide.pure_build): the patched t
 installed into a site-packages tree (host compilers refused: a package that compiles fails here with one line
 naming the recipe and the file), tests moved out when `unvendor_tests` is set, and written again as a
 deterministic wheel; index fragments are written beside it. Outputs (under `<target name>/`): the wheel, `site/`,
-`tests/` and `fragments/`. The `site` output group is the installed tree (for `file_package`).
+`tests/` and `fragments/`, returned as `PyodideBuildInfo` (for `pyodide_package`) and as the output groups `wheel`,
+`site` (the installed tree, for `file_package`), `tests` and `fragments`.
 """
 
 load(":common.bzl", "CLI_TOOL", "ZIP_EPOCH", "run_tool", "tool_args")
-load(":providers.bzl", "PyodidePackageInfo")
+load(":providers.bzl", "PyodideBuildInfo", "PyodidePackageInfo")
 
 def _site(dep):
     return dep[PyodidePackageInfo].site
@@ -52,6 +53,7 @@ def _pyodide_pure_build_impl(ctx):
     )
     return [
         DefaultInfo(files = depset([wheel])),
+        PyodideBuildInfo(fragments = fragments, log = None, site = site, tests = tests, wheel = wheel),
         OutputGroupInfo(
             fragments = depset([fragments]),
             site = depset([site]),
