@@ -17,7 +17,7 @@ group (`wheel`, `site`, `tests`, `fragments`, `prefix`); every type has `log`, t
 when the build fails).
 """
 
-load(":common.bzl", "CLI_TOOL", "ZIP_EPOCH", "run_tool", "tool_args")
+load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "ZIP_EPOCH", "add_build_env_args", "run_tool", "tool_args")
 load(":providers.bzl", "PyodideBuildInfo", "PyodideLibraryInfo", "PyodidePackageInfo", "PyodideProfileInfo")
 
 _TOOLCHAIN = str(Label("//toolchains:emscripten"))
@@ -116,10 +116,7 @@ def _pyodide_emcc_build_impl(ctx):
         args.add("--unvendor-tests")
     if ctx.attr.allow_pure:
         args.add("--allow-pure")
-    args.add_all(ctx.attr.executables, before_each = "--executable")
-    args.add_all(ctx.attr.retain_test_patterns, before_each = "--retain-test-pattern")
-    args.add_all(ctx.attr.constraints, before_each = "--constraint")
-    args.add_all(ctx.attr.build_extras, before_each = "--build-extra")
+    add_build_env_args(args, ctx.attr)
     args.add("--log", log)
     args.add("--fragments", fragments.path)
     if wheel:
@@ -176,47 +173,25 @@ pyodide_emcc_build = rule(
                   "seen by the build, not by `post`.",
         ),
         "cxxflags": attr.string(doc = "`build.cxxflags`: added to every C++ compile."),
-        "depends": attr.string_list(doc = "Run requirements, by package name, for the index fragment."),
         "exports": attr.string_list(
             default = ["pyinit"],
             doc = "`build.exports`: `pyinit` (only PyInit_*), `requested`, `whole_archive`, or symbol names.",
         ),
-        "host_deps": attr.label_list(
-            providers = [PyodidePackageInfo],
-            doc = "Pure-Python host requirements: their installed trees are on PYTHONPATH while building.",
-        ),
-        "build_extras": attr.string_list(
-            doc = "`requirements.build-extras`: PEP 508 build requirements that must be installed in the build " +
-                  "environment.",
-        ),
-        "constraints": attr.string_list(
-            doc = "`requirements.constraint`: PEP 508 constraints the build environment must satisfy.",
-        ),
-        "executables": attr.string_list(
-            doc = "`requirements.executable`: host programs the build needs; a missing one fails the build at once.",
-        ),
-        "imports": attr.string_list(doc = "Top-level import names, for the index fragment."),
         "ldflags": attr.string(doc = "`build.ldflags`: added to every link."),
         "libraries": attr.label_list(
             providers = [PyodideLibraryInfo],
             doc = "Library recipes in `requirements.host` (their `_build` targets): compiled and linked against.",
         ),
-        "package_name": attr.string(mandatory = True, doc = "`package.name` of the recipe."),
         "pkgdir": attr.string(doc = "Execroot-relative recipe directory, `$PKGDIR` of the scripts."),
         "pkgdir_files": attr.label_list(allow_files = True, doc = "The files of the recipe directory."),
         "post": attr.string(doc = "`build.post`: bash, run after the build with $SITEPACKAGES and $PKGDIR."),
         "replace_libs": attr.string_list(doc = "`build.replace-libs`: `FROM=TO` for `-lFROM` at link time."),
         "script": attr.string(doc = "`build.script`: bash, run in the source tree before the build."),
-        "src": attr.label(allow_single_file = True, mandatory = True, doc = "The patched source tree."),
         "type": attr.string(
             default = "package",
             values = ["package", "static_library", "shared_library"],
             doc = "`build.type`.",
         ),
-        "retain_test_patterns": attr.string_list(
-            doc = "`build._retain-test-patterns`: fnmatch patterns (relative to site-packages) of test files kept.",
-        ),
-        "unvendor_tests": attr.bool(default = True, doc = "Move tests out of the package (`build.unvendor-tests`)."),
         "version": attr.string(mandatory = True, doc = "`package.version`."),
         "wheel": attr.string(doc = "The recipe's pure wheel name; the profile's tag replaces `py3-none-any`."),
         "_profile": attr.label(
@@ -224,6 +199,6 @@ pyodide_emcc_build = rule(
             providers = [PyodideProfileInfo],
             doc = "The Pyodide ABI profile chosen by `--//:pyodide`.",
         ),
-    }, **CLI_TOOL),
+    }, **dict(BUILD_ATTRS, **CLI_TOOL)),
     toolchains = [_TOOLCHAIN],
 )
