@@ -265,3 +265,17 @@ def test_pure_tag_forces_the_pure_path(tmp_path: Path) -> None:
         simple("a", extra="build:\n  cflags: -O2\n").replace("version: '1.0'\n", "version: '1.0'\n  tag: [pure]\n"),
     )
     assert "package.tag: 'pure', but the recipe compiles (build.cflags)" in convert(tmp_path)["broken"]["a"]
+
+
+def test_entries_have_the_fields_that_recipe_bzl_documents(tmp_path: Path) -> None:
+    """rules/private/recipe.bzl refuses a field it does not know and fails on a missing required one: every entry
+    must have exactly the fields of its RECIPE_FIELDS."""
+    text = (Path(__file__).parent.parent / "rules" / "private" / "recipe.bzl").read_text(encoding="utf-8")
+    table = text[text.index("RECIPE_FIELDS = {") : text.index("\n}\n", text.index("RECIPE_FIELDS = {"))]
+    documented = dict(re.findall(r'^    "(\w+)": \(([^,]+),', table, flags=re.MULTILINE))
+    required = {key for key, default in documented.items() if default == "REQUIRED"}
+    recipe(tmp_path, "six", simple("six"))
+    recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
+    for entry in convert(tmp_path)["recipes"].values():
+        assert set(entry) == set(documented)
+        assert required <= {key for key, value in entry.items() if value is not None}

@@ -11,6 +11,7 @@ and `toolchain_versions` (where e.g. the Emscripten toolchain's version goes). C
 """
 
 load(":common.bzl", "CLI_TOOL", "ZIP_EPOCH", "run_tool", "tool_args")
+load(":recipe.bzl", "recipe_data")
 
 _PYTHON_DISTRIBUTIONS = [
     "flit_core",
@@ -98,14 +99,14 @@ def pyodide_release(
       **kwargs: common attributes (visibility, tags, ...).
     """
     archives = [
-        "@{}//:archive".format(r["source_repo"])
-        for _, r in sorted(recipes["recipes"].items())
-        if r["url"]
+        "@{}//:archive".format(r.source_repo)
+        for _, r in sorted(recipe_data(recipes).recipes.items())
+        if r.url
     ]
     _pyodide_release(
         name = name,
         dist = dist,
-        recipes = json.encode(recipes),
+        recipes = json.encode(recipes),  # the generator's data as written, not the structs of recipe_data
         archives = archives,
         recipe_files = [recipe_files or dist + "_recipe_files"],
         loaders = loaders,
