@@ -13,6 +13,7 @@ load("//rules/private:patch.bzl", _pyodide_patch = "pyodide_patch")
 load(
     "//rules/private:providers.bzl",
     _FilePackageInfo = "FilePackageInfo",
+    _PyodideBuildInfo = "PyodideBuildInfo",
     _PyodideLibraryInfo = "PyodideLibraryInfo",
     _PyodidePackageInfo = "PyodidePackageInfo",
     _PyodideProfileInfo = "PyodideProfileInfo",
@@ -42,6 +43,7 @@ pyodide_recipes = _pyodide_recipes
 pyodide_run_test = _pyodide_run_test
 pyodide_source = _pyodide_source
 pyodide_source_tree = _pyodide_source_tree
+PyodideBuildInfo = _PyodideBuildInfo
 PyodideLibraryInfo = _PyodideLibraryInfo
 PyodidePackageInfo = _PyodidePackageInfo
 PyodideProfileInfo = _PyodideProfileInfo

@@ -73,7 +73,10 @@ def option_values(args: argparse.Namespace, options: type[Any]) -> dict[str, Any
 
 
 def expand_param_file(args: list[str]) -> list[str]:
-    """A lone `@FILE` argument (Bazel's multiline param file) is replaced by the lines of FILE, one argument each."""
+    """A lone `@FILE` argument (Bazel's multiline param file) is replaced by the lines of FILE, one argument each.
+
+    The only place `@` is expanded: the subcommands take their arguments literally (a line starting with `@` is an
+    argument, not another file), so that `file-packager` keeps emscripten's command line."""
     if len(args) == 1 and args[0].startswith("@"):
         with open(args[0][1:], encoding="utf-8") as f:
             return f.read().splitlines()

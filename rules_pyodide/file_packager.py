@@ -13,9 +13,11 @@ source's base name).  Without ``@DST`` the source path itself is used and must l
 Directories are walked; ``--exclude`` patterns are :func:`fnmatch.fnmatch`-ed against each source path as the
 walk spells it (``dir/sub/name``), so ``*.pyc`` and ``*/__pycache__`` work as with emscripten.
 
-``--args-file=FILE`` (not in emscripten; for Bazel): FILE holds further arguments, one per line (Bazel's
-"multiline" param file format: no quoting, a trailing newline is optional); they are inserted in place of the
-flag, so the target itself may come from the file too.  Nested ``--args-file`` flags are expanded as well.
+``--args-file=FILE`` (not in emscripten; for command lines too long for the OS): FILE holds further arguments,
+one per line (Bazel's "multiline" param file format: no quoting, a trailing newline is optional); they are inserted
+in place of the flag, so the target itself may come from the file too.  Nested ``--args-file`` flags are expanded
+as well.  ``@FILE`` is not expanded here (emscripten's packer does not either); the rules pass their whole command
+line as ``rules-pyodide @FILE``, which rules_pyodide.cli expands.
 
 ``--embed``, ``--obj-output``, ``--from-emcc`` and ``--plugin`` are refused (exit code 1).
 

@@ -4,7 +4,7 @@
         [--depends NAME ...] [--imports MOD ...] [--shared-library|--no-shared-library] [--unvendored-tests]
         --output N.json
     python -m rules_pyodide.index merge --format packages.json|repodata.json|pyodide-lock.json
-        [--info-json INFO.json] [--base RUNTIME_INDEX.json] --output INDEX FRAGMENT... (or @params)
+        [--info-json INFO.json] [--base RUNTIME_INDEX.json] --output INDEX FRAGMENT...
 
 Formats, as read by the loaders shipped in the npm runtimes (see tests/test_index.py for the round trips):
 - packages.json (0.18-0.20): info {arch, platform}; entries name, version, file_name, install_dir (site|dynlib|lib),
@@ -380,9 +380,9 @@ def _cmd_merge(args: argparse.Namespace) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, fromfile_prefix_chars="@")
+    parser = argparse.ArgumentParser(prog=PROG)
     sub = parser.add_subparsers(dest="command", required=True)
-    frag = sub.add_parser("fragment", help="write one package's index fragment", fromfile_prefix_chars="@")
+    frag = sub.add_parser("fragment", help="write one package's index fragment")
     frag.add_argument("--name", required=True)
     frag.add_argument("--version", required=True)
     frag.add_argument("--file", type=Path, help="the built package file; its sha256 and base name are used")
@@ -396,7 +396,7 @@ def _parser() -> argparse.ArgumentParser:
     frag.add_argument("--unvendored-tests", action="store_true")
     frag.add_argument("--output", required=True, type=Path)
     frag.set_defaults(run=_cmd_fragment)
-    mrg = sub.add_parser("merge", help="merge fragments into an index", fromfile_prefix_chars="@")
+    mrg = sub.add_parser("merge", help="merge fragments into an index")
     mrg.add_argument("--format", required=True, choices=FORMATS)
     mrg.add_argument("--info-json", type=Path, help="JSON object for the info section")
     mrg.add_argument("--base", type=Path, help="an existing index (e.g. the runtime's) to add the fragments to")

@@ -125,7 +125,7 @@ def patch_tree(source: Path, output: Path, patches: Sequence[Path] = (), extras:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0], fromfile_prefix_chars="@")
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--source", required=True, type=Path, help="unpacked source tree")
     parser.add_argument("--output", required=True, type=Path, help="directory to create")
     parser.add_argument("--patch", action="append", default=[], type=Path, help="patch file (-p1), in order")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from installed import installed
 
+from rules_pyodide.cli import main as cli_main
 from rules_pyodide.index import (
     IndexBuildError,
     check_info,
@@ -225,10 +226,11 @@ def test_cli_fragment_and_merge_end_to_end(tmp_path: Path) -> None:
 
     info = tmp_path / "info.json"
     info.write_text(json.dumps(INFO_026))
-    params = tmp_path / "merge.params"
-    params.write_text("\n".join(["--format", "pyodide-lock.json", "--info-json", str(info), "--output",
-                                 str(tmp_path / "a" / "pyodide-lock.json"), str(frag_foo), str(frag_bar)]))  # fmt: skip
-    assert main(["merge", f"@{params}"]) == 0
+    params = tmp_path / "merge.params"  # as the rules pass it: `rules-pyodide @FILE`
+    merge = ["merge", "--format", "pyodide-lock.json", "--info-json", str(info), "--output",
+             str(tmp_path / "a" / "pyodide-lock.json"), str(frag_foo), str(frag_bar)]  # fmt: skip
+    params.write_text("\n".join(["index", *merge]))
+    assert cli_main([f"@{params}"]) == 0
     out = tmp_path / "a" / "pyodide-lock.json"
     assert main(["merge", "--format", "pyodide-lock.json", "--info-json", str(info), "--output",
                  str(tmp_path / "b.json"), str(frag_bar), str(frag_foo)]) == 0  # fmt: skip

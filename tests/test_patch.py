@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from rules_pyodide.cli import main as cli_main
 from rules_pyodide.patch import PatchError, main, parse_extra, patch_tree
 
 PATCH_1 = """\
@@ -145,11 +147,23 @@ def test_cli(tmp_path: Path, source: Path, capsys: pytest.CaptureFixture[str]) -
     assert "bad.patch: patch failed" in capsys.readouterr().err
 
 
-def test_cli_runs_as_module_with_param_file(tmp_path: Path, source: Path) -> None:
+def test_cli_runs_with_param_file(tmp_path: Path, source: Path) -> None:
+    """As the rules run it: `rules-pyodide @FILE`, the subcommand first in FILE."""
     p1 = write(tmp_path / "1.patch", PATCH_1)
-    params = write(tmp_path / "args.params", f"--source\n{source}\n--output\n{tmp_path / 'out'}\n--patch\n{p1}\n")
-    subprocess.run([sys.executable, "-m", "rules_pyodide.patch", f"@{params}"], check=True)
+    params = write(
+        tmp_path / "args.params", f"patch\n--source\n{source}\n--output\n{tmp_path / 'out'}\n--patch\n{p1}\n"
+    )
+    subprocess.run([sys.executable, "-m", "rules_pyodide.cli", f"@{params}"], check=True)
     assert "return 2;" in (tmp_path / "out" / "hello.c").read_text()
+
+
+def test_param_file_lines_are_not_expanded_again(tmp_path: Path, source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`@` is expanded once, by rules_pyodide.cli: a line of the param file starting with `@` is a path."""
+    shutil.copytree(source, tmp_path / "@src")
+    params = write(tmp_path / "args.params", "patch\n--source\n@src\n--output\nout\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli_main([f"@{params}"]) == 0
+    assert (tmp_path / "out" / "hello.c").read_text() == (source / "hello.c").read_text()
 
 
 def test_symlinked_inputs_are_copied_not_linked(tmp_path: Path) -> None:

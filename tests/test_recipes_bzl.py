@@ -334,3 +334,17 @@ def test_the_recipes_repository_watches_every_module_the_converter_imports() -> 
     listed = re.search(r"_CONVERTER_IMPORTS = \[(.*?)\]", bzl, re.S)
     assert listed is not None
     assert set(re.findall(r'"(\w+)"', listed.group(1))) == _imports("recipes_bzl", set()) - {"recipes_bzl"}
+
+
+def test_entries_have_the_fields_that_recipe_bzl_documents(tmp_path: Path) -> None:
+    """rules/private/recipe.bzl refuses a field it does not know and fails on a missing required one: every entry
+    must have exactly the fields of its RECIPE_FIELDS."""
+    text = (Path(__file__).parent.parent / "rules" / "private" / "recipe.bzl").read_text(encoding="utf-8")
+    table = text[text.index("RECIPE_FIELDS = {") : text.index("\n}\n", text.index("RECIPE_FIELDS = {"))]
+    documented = dict(re.findall(r'^    "(\w+)": \(([^,]+),', table, flags=re.MULTILINE))
+    required = {key for key, default in documented.items() if default == "REQUIRED"}
+    recipe(tmp_path, "six", simple("six"))
+    recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
+    for entry in convert(tmp_path)["recipes"].values():
+        assert set(entry) == set(documented)
+        assert required <= {key for key, value in entry.items() if value is not None}

@@ -11,15 +11,12 @@ The runtime is a declared input (`@pyodide_runtime_<version>//:files`, toolchain
 host's `node` on PATH (/usr/bin/node), not a Bazel input. The action needs no network.
 """
 
-load(":common.bzl", "CLI_TOOL")
+load(":common.bzl", "CLI_TOOL", "run_tool", "tool_args")
 
 def _pyodide_bundle_impl(ctx):
     out = ctx.actions.declare_directory(ctx.label.name)
     trace_js = [f for f in ctx.files._js if f.basename == "trace_app.js"][0]
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
-    args.add("bundle")
+    args = tool_args(ctx, "bundle")
     args.add(ctx.file.app)
     args.add("--dist", ctx.file.dist.path)
     args.add("--pyodide", ctx.attr.pyodide_version)
@@ -38,14 +35,14 @@ def _pyodide_bundle_impl(ctx):
         args.add("--lz4")
     args.add("--quiet")
     inputs = [ctx.file.app, ctx.file.dist, ctx.file.runtime_package_json] + ctx.files.runtime + ctx.files._js
-    ctx.actions.run(
-        executable = ctx.executable._tool,
-        arguments = [args],
+    run_tool(
+        ctx,
+        args,
         inputs = inputs + ([ctx.file.filters] if ctx.file.filters else []),
         outputs = [out],
         mnemonic = "PyodideBundle",
         progress_message = "Tracing {} in Pyodide {} and bundling what it uses".format(ctx.label, ctx.attr.pyodide_version),
-        env = {"SOURCE_DATE_EPOCH": "0"},
+        source_date_epoch = "0",
     )
     return [DefaultInfo(files = depset([out]), runfiles = ctx.runfiles(files = [out]))]
 

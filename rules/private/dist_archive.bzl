@@ -6,7 +6,7 @@ rules-pyodide PEX (`rules-pyodide-<version>.pex`, the single-file CLI), `SHA256S
 `http_archive.bzl`, the exact WORKSPACE lines that fetch the archive.
 """
 
-load(":common.bzl", "CLI_TOOL", "tool_args")
+load(":common.bzl", "CLI_TOOL", "ZIP_EPOCH", "run_tool", "tool_args")
 
 def _file_arg(f):
     return "--file={}={}".format(f.short_path, f.path)
@@ -19,14 +19,14 @@ def _pyodide_dist_archive_impl(ctx):
     args.add("--pex", ctx.file.pex)
     args.add("--url-prefix", ctx.attr.url_prefix)
     args.add_all(ctx.files.srcs, map_each = _file_arg)
-    ctx.actions.run(
-        executable = ctx.executable._tool,
-        arguments = [args],
+    run_tool(
+        ctx,
+        args,
         inputs = ctx.files.srcs + [ctx.file.pyproject, ctx.file.pex],
         outputs = [out],
         mnemonic = "PyodideDistArchive",
         progress_message = "Assembling the source archive and the PEX of {}".format(ctx.label),
-        env = {"SOURCE_DATE_EPOCH": "315532800"},
+        source_date_epoch = ZIP_EPOCH,
     )
     return [DefaultInfo(files = depset([out]))]
 

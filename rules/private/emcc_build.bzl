@@ -12,11 +12,13 @@ Outputs by `type`:
 - `shared_library`: `<name>-<version>.zip` of the `.so` files (index entry `shared_library`, loaded before its
   dependents), `site/` (the `.so` files), `tests/` (empty), `fragments/`, and `prefix/` for dependents;
 - `static_library`: `prefix/` only (headers + `.a`), returned as `PyodideLibraryInfo`.
-Every type has the output group `log`: the full build log (its tail is shown when the build fails).
+`package` and `shared_library` return `PyodideBuildInfo` (for `pyodide_package`). Every output is also an output
+group (`wheel`, `site`, `tests`, `fragments`, `prefix`); every type has `log`, the full build log (its tail is shown
+when the build fails).
 """
 
-load("//rules/private:providers.bzl", "PyodideLibraryInfo", "PyodidePackageInfo", "PyodideProfileInfo")
-load(":common.bzl", "CLI_TOOL")
+load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "ZIP_EPOCH", "add_build_env_args", "run_tool", "tool_args")
+load(":providers.bzl", "PyodideBuildInfo", "PyodideLibraryInfo", "PyodidePackageInfo", "PyodideProfileInfo")
 
 _TOOLCHAIN = str(Label("//toolchains:emscripten"))
 
@@ -69,10 +71,7 @@ def _pyodide_emcc_build_impl(ctx):
     library_prefixes = depset(transitive = [lib.transitive_prefixes for lib in libraries])
     host_sites = [dep[PyodidePackageInfo].site for dep in ctx.attr.host_deps]
 
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
-    args.add("emcc-build")
+    args = tool_args(ctx, "emcc-build")
     args.add("--source", ctx.file.src.path)
     args.add("--name", ctx.attr.package_name)
     args.add("--version", ctx.attr.version)
@@ -117,10 +116,7 @@ def _pyodide_emcc_build_impl(ctx):
         args.add("--unvendor-tests")
     if ctx.attr.allow_pure:
         args.add("--allow-pure")
-    args.add_all(ctx.attr.executables, before_each = "--executable")
-    args.add_all(ctx.attr.retain_test_patterns, before_each = "--retain-test-pattern")
-    args.add_all(ctx.attr.constraints, before_each = "--constraint")
-    args.add_all(ctx.attr.build_extras, before_each = "--build-extra")
+    add_build_env_args(args, ctx.attr)
     args.add("--log", log)
     args.add("--fragments", fragments.path)
     if wheel:
@@ -129,9 +125,9 @@ def _pyodide_emcc_build_impl(ctx):
         args.add("--tests", tests.path)
     if prefix:
         args.add("--prefix", prefix.path)
-    ctx.actions.run(
-        executable = ctx.executable._tool,
-        arguments = [args],
+    run_tool(
+        ctx,
+        args,
         inputs = depset(
             [ctx.file.src, profile.sysconfig] + host_sites + scripts + ctx.files.pkgdir_files,
             transitive = [emscripten.files, profile.headers, library_prefixes],
@@ -143,13 +139,15 @@ def _pyodide_emcc_build_impl(ctx):
             profile.pyodide_version,
             emscripten.version,
         ),
-        env = {"SOURCE_DATE_EPOCH": "315532800"},
-        execution_requirements = {"block-network": ""},
+        source_date_epoch = ZIP_EPOCH,
+        block_network = True,
     )
     providers = [
         DefaultInfo(files = depset([wheel] if wheel else [prefix])),
         OutputGroupInfo(**groups),
     ]
+    if wheel:
+        providers.append(PyodideBuildInfo(fragments = fragments, log = log, site = site, tests = tests, wheel = wheel))
     if prefix:
         providers.append(PyodideLibraryInfo(
             name = ctx.attr.package_name,
@@ -175,47 +173,25 @@ pyodide_emcc_build = rule(
                   "seen by the build, not by `post`.",
         ),
         "cxxflags": attr.string(doc = "`build.cxxflags`: added to every C++ compile."),
-        "depends": attr.string_list(doc = "Run requirements, by package name, for the index fragment."),
         "exports": attr.string_list(
             default = ["pyinit"],
             doc = "`build.exports`: `pyinit` (only PyInit_*), `requested`, `whole_archive`, or symbol names.",
         ),
-        "host_deps": attr.label_list(
-            providers = [PyodidePackageInfo],
-            doc = "Pure-Python host requirements: their installed trees are on PYTHONPATH while building.",
-        ),
-        "build_extras": attr.string_list(
-            doc = "`requirements.build-extras`: PEP 508 build requirements that must be installed in the build " +
-                  "environment.",
-        ),
-        "constraints": attr.string_list(
-            doc = "`requirements.constraint`: PEP 508 constraints the build environment must satisfy.",
-        ),
-        "executables": attr.string_list(
-            doc = "`requirements.executable`: host programs the build needs; a missing one fails the build at once.",
-        ),
-        "imports": attr.string_list(doc = "Top-level import names, for the index fragment."),
         "ldflags": attr.string(doc = "`build.ldflags`: added to every link."),
         "libraries": attr.label_list(
             providers = [PyodideLibraryInfo],
             doc = "Library recipes in `requirements.host` (their `_build` targets): compiled and linked against.",
         ),
-        "package_name": attr.string(mandatory = True, doc = "`package.name` of the recipe."),
         "pkgdir": attr.string(doc = "Execroot-relative recipe directory, `$PKGDIR` of the scripts."),
         "pkgdir_files": attr.label_list(allow_files = True, doc = "The files of the recipe directory."),
         "post": attr.string(doc = "`build.post`: bash, run after the build with $SITEPACKAGES and $PKGDIR."),
         "replace_libs": attr.string_list(doc = "`build.replace-libs`: `FROM=TO` for `-lFROM` at link time."),
         "script": attr.string(doc = "`build.script`: bash, run in the source tree before the build."),
-        "src": attr.label(allow_single_file = True, mandatory = True, doc = "The patched source tree."),
         "type": attr.string(
             default = "package",
             values = ["package", "static_library", "shared_library"],
             doc = "`build.type`.",
         ),
-        "retain_test_patterns": attr.string_list(
-            doc = "`build._retain-test-patterns`: fnmatch patterns (relative to site-packages) of test files kept.",
-        ),
-        "unvendor_tests": attr.bool(default = True, doc = "Move tests out of the package (`build.unvendor-tests`)."),
         "version": attr.string(mandatory = True, doc = "`package.version`."),
         "wheel": attr.string(doc = "The recipe's pure wheel name; the profile's tag replaces `py3-none-any`."),
         "_profile": attr.label(
@@ -223,6 +199,6 @@ pyodide_emcc_build = rule(
             providers = [PyodideProfileInfo],
             doc = "The Pyodide ABI profile chosen by `--//:pyodide`.",
         ),
-    }, **CLI_TOOL),
+    }, **dict(BUILD_ATTRS, **CLI_TOOL)),
     toolchains = [_TOOLCHAIN],
 )

@@ -7,7 +7,7 @@ when the action runs, in the same order.
 """
 
 load("@bazel_skylib//lib:paths.bzl", "paths")
-load(":common.bzl", "CLI_TOOL")
+load(":common.bzl", "CLI_TOOL", "run_tool", "tool_args")
 load(":providers.bzl", "FilePackageInfo")
 
 def _escape_at(path):
@@ -103,10 +103,7 @@ def _file_package_impl(ctx):
         metadata = ctx.actions.declare_file(ctx.label.name + ".js.metadata")
         outputs.append(metadata)
 
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
-    args.add("file-packager")
+    args = tool_args(ctx, "file-packager")
     args.add(data)
     args.add("--quiet")  # no "Remember to build with -sFORCE_FILESYSTEM" on every build
     args.add(js, format = "--js-output=%s")
@@ -122,14 +119,14 @@ def _file_package_impl(ctx):
     args.add_all([_preload(f.path, dst) for dst, f in sorted(files)])
     args.add_all(sorted(trees), map_each = _expand_tree, expand_directories = False)
 
-    ctx.actions.run(
-        executable = ctx.executable._tool,
-        arguments = [args],
+    run_tool(
+        ctx,
+        args,
         inputs = ctx.files.srcs,
         outputs = outputs,
         mnemonic = "PyodideFilePackage",
         progress_message = "Packing {} sources into {}".format(len(ctx.files.srcs), ctx.label),
-        env = {"SOURCE_DATE_EPOCH": "0"},
+        source_date_epoch = "0",
     )
     return [
         DefaultInfo(files = depset(outputs), runfiles = ctx.runfiles(files = outputs)),

@@ -15,7 +15,7 @@ Each run also writes `pack.json` (or `env.json`) and `filter-report.json` (what 
 `__pycache__`, type stubs and docs.
 """
 
-load(":common.bzl", "CLI_TOOL")
+load(":common.bzl", "CLI_TOOL", "run_tool", "tool_args")
 load(":providers.bzl", "PyodidePackageInfo")
 
 _MODES = ["dir", "env", "files", "index"]
@@ -39,10 +39,8 @@ def _pyodide_pack_impl(ctx):
     mode = ctx.attr.mode
     inputs = _inputs(ctx)
     out = ctx.actions.declare_directory(ctx.label.name)
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
-    args.add_all(["pack", "file" if mode == "files" else mode])
+    args = tool_args(ctx, "pack")
+    args.add("file" if mode == "files" else mode)
     if mode == "files":
         args.add_all(inputs)
     elif mode == "index":
@@ -62,14 +60,14 @@ def _pyodide_pack_impl(ctx):
     if ctx.attr.lz4:
         args.add("--lz4")
     args.add("--quiet")
-    ctx.actions.run(
-        executable = ctx.executable._tool,
-        arguments = [args],
+    run_tool(
+        ctx,
+        args,
         inputs = inputs + ([ctx.file.filters] if ctx.file.filters else []),
         outputs = [out],
         mnemonic = "PyodidePack",
         progress_message = "Packing {} ({})".format(ctx.label, mode),
-        env = {"SOURCE_DATE_EPOCH": "0"},
+        source_date_epoch = "0",
     )
     return [DefaultInfo(files = depset([out]), runfiles = ctx.runfiles(files = [out]))]
 

@@ -1,26 +1,19 @@
 """`pyodide_package`: the public target of a recipe (`//packages:<name>`), returning `PyodidePackageInfo`.
 
-It runs no action: it gathers what `pyodide_pure_build` and `file_package` produced and adds the run requirements
+It runs no action: it gathers what the recipe's build produced (`PyodideBuildInfo` of `pyodide_pure_build` or
+`pyodide_emcc_build`) and the `file_package` of its installed tree, and adds the run requirements
 (`deps`), whose files and fragments it carries transitively. Its default outputs are the wheel, the file package and
 the tests directory.
 """
 
-load(":providers.bzl", "FilePackageInfo", "PyodidePackageInfo")
-
-def _one(target, group):
-    files = getattr(target[OutputGroupInfo], group).to_list()
-    if len(files) != 1:
-        fail("{}: expected one file in output group {}".format(target.label, group))
-    return files[0]
+load(":providers.bzl", "FilePackageInfo", "PyodideBuildInfo", "PyodidePackageInfo")
 
 def _pyodide_package_impl(ctx):
-    build = ctx.attr.build
-    wheel = _one(build, "wheel")
-    site = _one(build, "site")
-    tests = _one(build, "tests")
-    fragments = _one(build, "fragments")
+    build = ctx.attr.build[PyodideBuildInfo]
+    wheel = build.wheel
+    fragments = build.fragments
     file_package = ctx.attr.file_package[FilePackageInfo]
-    own_files = [wheel, tests, file_package.data, file_package.js]
+    own_files = [wheel, build.tests, file_package.data, file_package.js]
     deps = [dep[PyodidePackageInfo] for dep in ctx.attr.deps]
     return [
         DefaultInfo(files = depset(own_files)),
@@ -30,9 +23,9 @@ def _pyodide_package_impl(ctx):
             imports = ctx.attr.imports,
             name = ctx.attr.package_name,
             run_deps = [dep.name for dep in deps],
-            site = site,
+            site = build.site,
             site_prefix = file_package.prefix,
-            tests = tests,
+            tests = build.tests,
             transitive_dist_files = depset(own_files, transitive = [dep.transitive_dist_files for dep in deps]),
             transitive_fragments = depset([fragments], transitive = [dep.transitive_fragments for dep in deps]),
             version = ctx.attr.version,
@@ -46,7 +39,8 @@ pyodide_package = rule(
     attrs = {
         "build": attr.label(
             mandatory = True,
-            doc = "The `pyodide_pure_build` target (output groups wheel, site, tests, fragments).",
+            providers = [PyodideBuildInfo],
+            doc = "The recipe's build (`pyodide_pure_build` or `pyodide_emcc_build`, `:<name>_build`).",
         ),
         "deps": attr.label_list(
             providers = [PyodidePackageInfo],

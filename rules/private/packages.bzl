@@ -1,21 +1,22 @@
 """`pyodide_packages()`: the macro behind `packages/BUILD.bazel`; one set of targets per recipe, and `all`.
 
-For each recipe `packages/<name>/meta.yaml` (from `RECIPES` of `@pyodide_recipes//:recipes.bzl`):
+For each recipe `packages/<name>/meta.yaml` (from `RECIPES` of `@pyodide_recipes//:recipes.bzl`, read through
+`recipe_data`, rules/private/recipe.bzl, whose `RECIPE_FIELDS` documents each entry's fields):
 `<name>_source` (pyodide_source_tree), `<name>_patched` (pyodide_patch; an alias of `<name>_source` when the recipe
 has no patches or extras), `<name>_build` (pyodide_pure_build), `<name>_site` (its installed tree),
 `<name>_files/<name>` (file_package of that tree: `<name>.data` + `<name>.js`) and `<name>` (pyodide_package, with
 `PyodidePackageInfo`). `requirements.run` become `deps` of `<name>`, `requirements.host` become `host_deps` of
 `<name>_build`. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
 
-Compiled recipes (`compiled` in RECIPES: found out from the source, see rules_pyodide.recipes_bzl) get a
+Compiled recipes (`compiled` of the entry: found out from the source, see rules_pyodide.recipes_bzl) get a
 `pyodide_emcc_build` as `<name>_build` instead, for the profile chosen by `--//:pyodide`; host requirements that are library recipes become its
 `libraries`. A `static_library` recipe has no package: `<name>` is an alias of `<name>_build` (PyodideLibraryInfo)
 and it is not in `<all>`; a `shared_library` is a package installed into the runtime's library directory.
 
-A recipe that cannot be built (`RECIPES["broken"]`: it does not parse, or needs one that does not) gets
+A recipe that cannot be built (`broken`: it does not parse, or needs one that does not) gets
 `<name>`, `<name>_build`, `<name>_source` and `<name>_test` that fail with its one-line error when analysed
 (rules/private/broken.bzl); the other recipes build as usual, and `<all>` fails naming it. Deprecated keys
-(`RECIPES["warnings"]`) are printed as warnings.
+(`warnings`) are printed as warnings.
 
 Recipes tagged `slow` (`package.tag`, e.g. numpy: minutes of compiling) are in `<all>` but left out of `<core>`
 (`//packages:core`, out `core_dist`): the package directory the integration tests build from scratch in fresh
@@ -53,15 +54,16 @@ load(":package.bzl", "pyodide_package")
 load(":patch.bzl", "pyodide_patch")
 load(":profile_dist.bzl", "pyodide_profile_dist")
 load(":pure_build.bzl", "pyodide_pure_build")
+load(":recipe.bzl", "recipe_data")
 load(":run_test.bzl", "pyodide_run_test")
 load(":source_tree.bzl", "pyodide_source_tree")
 
 _REFRESH = "bazel sync --only=pyodide_recipes"
 
-def _check_listing(recipes):
+def _check_listing(data):
     """The repository rule cannot watch the directory listing: compare it with a glob, which Bazel does watch."""
     on_disk = sorted([path.split("/")[0] for path in native.glob(["*/meta.yaml"])])
-    known = sorted(recipes["recipes"].keys() + recipes["disabled"] + recipes.get("stdlib", []) + recipes.get("broken", {}).keys())
+    known = sorted(data.recipes.keys() + data.disabled + data.stdlib + data.broken.keys())
     added = [d for d in on_disk if d not in known]
     removed = [d for d in known if d not in on_disk]
     if added or removed:
@@ -76,63 +78,63 @@ def _check_listing(recipes):
 def _providers(recipes, names, target):
     """The recipe entries behind a requirement's target: one directory's, or every recipe of a selected name."""
     if target in names:
-        return [recipes[d] for d in sorted({d: True for d in names[target]["profiles"].values()}.keys())]
+        return [recipes[d] for d in sorted({d: True for d in names[target].profiles.values()}.keys())]
     return [recipes[target]]
 
 def _display_name(recipes, names, target):
-    return names[target]["name"] if target in names else recipes[target]["name"]
+    return names[target].name if target in names else recipes[target].name
 
 def _check_slow(recipes, names):
     """A recipe in `<core>` cannot require one that is left out of it."""
     for r in recipes.values():
-        if r.get("slow"):
+        if r.slow:
             continue
-        for dep in r["run"] + r["host"] + r["libraries"]:
-            if [p for p in _providers(recipes, names, dep) if p.get("slow")]:
-                fail("{}: requirements: {} is tagged slow (left out of //packages:core), so this recipe must be too: add `slow` to package.tag".format(r["meta"], _display_name(recipes, names, dep)))
+        for dep in r.run + r.host + r.libraries:
+            if [p for p in _providers(recipes, names, dep) if p.slow]:
+                fail("{}: requirements: {} is tagged slow (left out of //packages:core), so this recipe must be too: add `slow` to package.tag".format(r.meta, _display_name(recipes, names, dep)))
 
 def _check_profiles(recipes):
     for r in recipes.values():
-        for i, p in enumerate(r.get("profiles", [])):
+        for i, p in enumerate(r.profiles):
             if p not in PROFILES:
-                fail("{}: package.profiles[{}]: {} is not a profile (one of: {})".format(r["meta"], i, p, ", ".join(sorted(PROFILES.keys()))))
+                fail("{}: package.profiles[{}]: {} is not a profile (one of: {})".format(r.meta, i, p, ", ".join(sorted(PROFILES.keys()))))
 
 def _compatible(r):
     """`target_compatible_with` of a recipe's targets: its profiles only, when it lists them."""
-    if not r.get("profiles"):
+    if not r.profiles:
         return None
-    settings = {profile_setting(p): [] for p in r["profiles"]}
+    settings = {profile_setting(p): [] for p in r.profiles}
     settings["//conditions:default"] = [str(Label("//toolchains:not_a_profile_of_the_recipe"))]
     return select(settings)
 
 def _selected_aliases(recipes, names):
     """`<canonical name>` selecting the recipe of the profile, and `<dir>` -> `<dir>_package` for other directories."""
     for target, entry in sorted(names.items()):
-        by_profile = entry["profiles"]
-        if entry.get("requires"):
+        by_profile = entry.profiles
+        if entry.requires:
             # A recipe limited by its requirements (rules_pyodide.recipes_bzl._inherit_profiles).
             why = "{} needs {}, which has recipes for the profiles {} only".format(
-                entry["name"],
-                " and ".join(entry["requires"]),
+                entry.name,
+                " and ".join(entry.requires),
                 ", ".join(sorted(by_profile.keys())),
             )
         else:
             why = "{} has recipes for the profiles {} only ({})".format(
-                entry["name"],
+                entry.name,
                 ", ".join(sorted(by_profile.keys())),
                 ", ".join(["packages/{} ({})".format(d, p) for p, d in sorted(by_profile.items())]),
             )
         native.alias(
             name = target,
             actual = select(
-                {profile_setting(p): ":" + recipes[d]["package_target"] for p, d in by_profile.items()},
+                {profile_setting(p): ":" + recipes[d].package_target for p, d in by_profile.items()},
                 no_match_error = why + "; choose one with --//:pyodide",
             ),
             visibility = ["//visibility:public"],
         )
     for d, r in sorted(recipes.items()):
-        if r.get("profiles") and d not in names and r.get("type") != "static_library":
-            native.alias(name = d, actual = ":" + r["package_target"], visibility = ["//visibility:public"])
+        if r.profiles and d not in names and r.type != "static_library":
+            native.alias(name = d, actual = ":" + r.package_target, visibility = ["//visibility:public"])
 
 def _recipe_file(meta, directory, key, relative):
     """Label of a file of the recipe, which must exist (a missing one is named with the recipe and the key)."""
@@ -147,26 +149,26 @@ def _recipe_files(all_recipes):
     """Every recipe's meta.yaml, patches, extras and `source.path` files, as paths in this package (sorted, once)."""
     files = {}
     for d, r in all_recipes.items():
-        for f in ["meta.yaml"] + r["patches"] + [src for src, _ in r["extras"]]:
+        for f in ["meta.yaml"] + r.patches + [src for src, _ in r.extras]:
             files[paths.normalize(paths.join(d, f))] = True
-        if not r["url"]:
-            for f in native.glob([paths.normalize(paths.join(d, r["path"])) + "/**"]):
+        if not r.url:
+            for f in native.glob([paths.normalize(paths.join(d, r.path)) + "/**"]):
                 files[f] = True
     return sorted(files.keys())
 
 def _source(name, r):
-    if r["url"]:
+    if r.url:
         pyodide_source_tree(
             name = name + "_source",
-            archive = "@{}//:archive".format(r["source_repo"]),
-            extract_dir = r["extract_dir"] or "",
+            archive = "@{}//:archive".format(r.source_repo),
+            extract_dir = r.extract_dir or "",
             target_compatible_with = _compatible(r),
         )
         return
-    path = paths.normalize(paths.join(name, r["path"]))
+    path = paths.normalize(paths.join(name, r.path))
     srcs = native.glob([path + "/**"])
     if path.startswith("../") or not srcs:
-        fail("{}: source.path: {} is not a non-empty directory of the recipe".format(r["meta"], r["path"]))
+        fail("{}: source.path: {} is not a non-empty directory of the recipe".format(r.meta, r.path))
     pyodide_source_tree(
         name = name + "_source",
         srcs = srcs,
@@ -176,14 +178,14 @@ def _source(name, r):
 
 def _patched(name, r):
     patches = [
-        _recipe_file(r["meta"], name, "source.patches[{}]".format(i), p)
-        for i, p in enumerate(r["patches"])
+        _recipe_file(r.meta, name, "source.patches[{}]".format(i), p)
+        for i, p in enumerate(r.patches)
     ]
     extras = {}
-    for i, (src, dst) in enumerate(r["extras"]):
-        label = _recipe_file(r["meta"], name, "source.extras[{}][0]".format(i), src)
+    for i, (src, dst) in enumerate(r.extras):
+        label = _recipe_file(r.meta, name, "source.extras[{}][0]".format(i), src)
         if label in extras:
-            fail("{}: source.extras[{}]: {} is already copied to {}".format(r["meta"], i, src, extras[label]))
+            fail("{}: source.extras[{}]: {} is already copied to {}".format(r.meta, i, src, extras[label]))
         extras[label] = dst
     if not patches and not extras:
         native.alias(name = name + "_patched", actual = ":" + name + "_source")
@@ -202,38 +204,38 @@ def _build(name, r, all_recipes, names):
         name = name + "_build",
         target_compatible_with = _compatible(r),
         src = ":" + name + "_patched",
-        package_name = r["name"],
-        version = r["version"],
-        wheel = r["wheel"],
-        unvendor_tests = r["unvendor_tests"],
-        retain_test_patterns = r.get("retain_test_patterns", []),
-        depends = [_display_name(all_recipes, names, d) for d in r["run"]],
-        imports = r["imports"],
-        host_deps = [":" + d for d in r["host"]],
-        executables = r.get("executables", []),
-        constraints = r.get("constraints", []),
-        build_extras = r.get("build_extras", []),
+        package_name = r.name,
+        version = r.version,
+        wheel = r.wheel,
+        unvendor_tests = r.unvendor_tests,
+        retain_test_patterns = r.retain_test_patterns,
+        depends = [_display_name(all_recipes, names, d) for d in r.run],
+        imports = r.imports,
+        host_deps = [":" + d for d in r.host],
+        executables = r.executables,
+        constraints = r.constraints,
+        build_extras = r.build_extras,
     )
-    if not r.get("compiled"):
-        pyodide_pure_build(meta = r["meta"], **common)
+    if not r.compiled:
+        pyodide_pure_build(meta = r.meta, **common)
         return
     pyodide_emcc_build(
-        allow_pure = r.get("allow_pure", False),
-        type = r["type"],
-        cflags = r["cflags"],
-        cxxflags = r["cxxflags"],
-        ldflags = r["ldflags"],
-        script = r["script"],
-        cross_script = r.get("cross_script", ""),
-        post = r["post"],
-        backend_flags = r["backend_flags"],
-        replace_libs = r["replace_libs"],
-        exports = r["exports"],
-        libraries = [":" + d + "_build" for d in r["libraries"]],
+        allow_pure = r.allow_pure,
+        type = r.type,
+        cflags = r.cflags,
+        cxxflags = r.cxxflags,
+        ldflags = r.ldflags,
+        script = r.script,
+        cross_script = r.cross_script,
+        post = r.post,
+        backend_flags = r.backend_flags,
+        replace_libs = r.replace_libs,
+        exports = r.exports,
+        libraries = [":" + d + "_build" for d in r.libraries],
         pkgdir = paths.join(native.package_name(), name),
         pkgdir_files = native.glob(
             [name + "/**"],
-            exclude = [paths.normalize(paths.join(name, r["test_script"]))] if r.get("test_script") else [],
+            exclude = [paths.normalize(paths.join(name, r.test_script))] if r.test_script else [],
         ),
         **common
     )
@@ -255,16 +257,17 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
       core: name of the pyodide_dist of every recipe not tagged `slow` (what the integration tests build).
       core_out: its output directory.
     """
-    if recipes["error"]:
-        fail(recipes["error"])
-    _check_listing(recipes)
-    all_recipes = recipes["recipes"]
-    names = recipes.get("names", {})
+    data = recipe_data(recipes)
+    if data.error:
+        fail(data.error)
+    _check_listing(data)
+    all_recipes = data.recipes
+    names = data.names
     _check_profiles(all_recipes)
     _check_slow(all_recipes, names)
     _selected_aliases(all_recipes, names)
-    broken = recipes.get("broken", {})
-    for message in recipes.get("warnings", []):
+    broken = data.broken
+    for message in data.warnings:
         print("warning: " + message)  # buildifier: disable=print
     for recipe_name, message in broken.items():
         # The usual names fail with the recipe's error; `<all>` needs them, so it fails too, naming it.
@@ -278,10 +281,10 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
         _source(recipe_name, r)
         _patched(recipe_name, r)
         _build(recipe_name, r, all_recipes, names)
-        if r.get("type") == "static_library":
+        if r.type == "static_library":
             native.alias(name = recipe_name, actual = ":" + recipe_name + "_build", visibility = ["//visibility:public"])
             continue
-        package_target = r.get("package_target", recipe_name)
+        package_target = r.package_target
         native.filegroup(
             name = recipe_name + "_site",
             srcs = [":" + recipe_name + "_build"],
@@ -290,7 +293,7 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
         file_package(
             name = "{0}_files/{0}".format(recipe_name),
             srcs = [":" + recipe_name + "_site"],
-            prefix = "/usr/lib" if r.get("type") == "shared_library" else _per_profile("site_packages"),
+            prefix = "/usr/lib" if r.type == "shared_library" else _per_profile("site_packages"),
             strip_prefix = recipe_name + "_build/site",
             target_compatible_with = _compatible(r),
         )
@@ -299,20 +302,20 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
             target_compatible_with = _compatible(r),
             build = ":" + recipe_name + "_build",
             file_package = ":{0}_files/{0}".format(recipe_name),
-            deps = [":" + d for d in r["run"]],
-            imports = r["imports"],
-            package_name = r["name"],
-            version = r["version"],
+            deps = [":" + d for d in r.run],
+            imports = r.imports,
+            package_name = r.name,
+            version = r.version,
             visibility = ["//visibility:public"],
         )
 
-        if r.get("test_script"):
+        if r.test_script:
             pyodide_run_test(
                 name = recipe_name + "_test",
-                src = _recipe_file(r["meta"], recipe_name, "test.script", r["test_script"]),
+                src = _recipe_file(r.meta, recipe_name, "test.script", r.test_script),
                 package = ":" + package_target,
-                packages = [":" + d for d in r["test_requires"]],
-                pyodide_version = r["profiles"][0] if r.get("profiles") else DEFAULT_PROFILE,
+                packages = [":" + d for d in r.test_requires],
+                pyodide_version = r.profiles[0] if r.profiles else DEFAULT_PROFILE,
                 size = "large",
             )
             continue
@@ -322,8 +325,8 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
         pyodide_package_test(
             name = recipe_name,
             package = ":" + package_target,
-            imports = r["test_imports"],
-            pyodide_versions = [PROFILE] if r.get("compiled") else PURE_TEST_RUNTIMES,
+            imports = r.test_imports,
+            pyodide_versions = [PROFILE] if r.compiled else PURE_TEST_RUNTIMES,
         )
 
     # `dist_<profile>`: the package directory of every profile, side by side (see profile_dist.bzl). The default
@@ -349,14 +352,14 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
         )
 
 def _in_dist(r, with_slow):
-    return r.get("type") != "static_library" and (with_slow or not r.get("slow"))
+    return r.type != "static_library" and (with_slow or not r.slow)
 
 def _dist_packages(recipes, names, with_slow):
     """Every package (not static libraries; slow ones only `with_slow`); selected names for the profiles they have."""
-    packages = [":" + d for d, r in sorted(recipes.items()) if not r.get("profiles") and _in_dist(r, with_slow)]
+    packages = [":" + d for d, r in sorted(recipes.items()) if not r.profiles and _in_dist(r, with_slow)]
     per_profile = {profile_setting(p): [] for p in PROFILES}
     for target, entry in sorted(names.items()):
-        for p, d in entry["profiles"].items():
+        for p, d in entry.profiles.items():
             if _in_dist(recipes[d], with_slow):
                 per_profile[profile_setting(p)].append(":" + target)
     return packages + select(per_profile)

@@ -5,14 +5,11 @@ then copy each of `extras` to its destination; a failing patch names the patch f
 names the file it could not patch.
 """
 
-load(":common.bzl", "CLI_TOOL")
+load(":common.bzl", "CLI_TOOL", "run_tool", "tool_args")
 
 def _pyodide_patch_impl(ctx):
     out = ctx.actions.declare_directory(ctx.label.name)
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
-    args.add("patch")
+    args = tool_args(ctx, "patch")
     args.add("--source", ctx.file.src.path)
     args.add("--output", out.path)
     args.add_all(ctx.files.patches, before_each = "--patch")
@@ -23,9 +20,9 @@ def _pyodide_patch_impl(ctx):
             fail("extras: {} must be exactly one file or directory".format(target.label))
         extras.append(files[0])
         args.add("--extra", "{}={}".format(files[0].path, dst))
-    ctx.actions.run(
-        executable = ctx.executable._tool,
-        arguments = [args],
+    run_tool(
+        ctx,
+        args,
         inputs = [ctx.file.src] + ctx.files.patches + extras,
         outputs = [out],
         mnemonic = "PyodidePatch",

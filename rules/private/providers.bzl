@@ -47,6 +47,24 @@ PyodidePackageInfo = provider(
     },
 )
 
+PyodideBuildInfo = provider(
+    doc = "What the build of a recipe's package made (`//packages:<name>_build`): returned by `pyodide_pure_build`, " +
+          "and by `pyodide_emcc_build` for `build.type` `package` and `shared_library` (a `static_library` ships " +
+          "nothing and returns `PyodideLibraryInfo` only). `pyodide_package` reads it.",
+    fields = {
+        "fragments": "File (directory): index fragments (rules_pyodide.index): `<name>.json`, plus " +
+                     "`<name>-tests.json` when tests were unvendored.",
+        "log": "File or None: the full build log of `pyodide_emcc_build` (its tail is shown when the build fails); " +
+               "None for `pyodide_pure_build`.",
+        "site": "File (directory): the installed package (the wheel unpacked, tests moved out); for a shared " +
+                "library, its `.so` files.",
+        "tests": "File (directory): holds `<name>-tests.tar` when the recipe unvendors tests and some were found; " +
+                 "empty otherwise.",
+        "wheel": "File: what the index ships: the wheel (`py3-none-any`, or the profile's tag when compiled), or " +
+                 "`<name>-<version>.zip` of a shared library's `.so` files.",
+    },
+)
+
 PyodideLibraryInfo = provider(
     doc = "A C library built by a `build.type: static_library` or `shared_library` recipe, for dependents that list " +
           "it in `requirements.host`: they compile with `-I<prefix>/include` and link with `-L<prefix>/lib`.",

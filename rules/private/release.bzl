@@ -10,7 +10,8 @@ and `toolchain_versions` (where e.g. the Emscripten toolchain's version goes). C
 `rules-pyodide release verify DIR [--expect SHA256SUMS]`.
 """
 
-load(":common.bzl", "CLI_TOOL")
+load(":common.bzl", "CLI_TOOL", "ZIP_EPOCH", "run_tool", "tool_args")
+load(":recipe.bzl", "recipe_data")
 
 _PYTHON_DISTRIBUTIONS = [
     "flit_core",
@@ -35,10 +36,8 @@ def _pyodide_release_impl(ctx):
     tarball = ctx.actions.declare_file(ctx.label.name + ".tar.gz")
     recipes = ctx.actions.declare_file(ctx.label.name + ".recipes.json")
     ctx.actions.write(recipes, ctx.attr.recipes)
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
-    args.add_all(["release", "assemble"])
+    args = tool_args(ctx, "release")
+    args.add("assemble")
     args.add("--dist", ctx.file.dist.path)
     args.add("--recipes", recipes)
     args.add("--output", out.path)
@@ -48,15 +47,15 @@ def _pyodide_release_impl(ctx):
     args.add_all(ctx.files.recipe_files, before_each = "--recipe-file", map_each = _recipe_file_arg)
     args.add_all(["{}={}".format(k, v) for k, v in sorted(ctx.attr.toolchain_versions.items())], before_each = "--toolchain")
     args.add_all(ctx.attr.python_distributions, before_each = "--python-distribution")
-    ctx.actions.run(
-        executable = ctx.executable._tool,
-        arguments = [args],
+    run_tool(
+        ctx,
+        args,
         inputs = [ctx.file.dist, recipes] + ctx.files.loaders + ctx.files.archives + ctx.files.recipe_files,
         outputs = [out, tarball],
         mnemonic = "PyodideRelease",
         progress_message = "Assembling release {}".format(ctx.label),
-        env = {"SOURCE_DATE_EPOCH": "315532800"},
-        execution_requirements = {"block-network": ""},
+        source_date_epoch = ZIP_EPOCH,
+        block_network = True,
     )
     return [DefaultInfo(files = depset([out, tarball]), runfiles = ctx.runfiles(files = [out, tarball]))]
 
@@ -100,14 +99,14 @@ def pyodide_release(
       **kwargs: common attributes (visibility, tags, ...).
     """
     archives = [
-        "@{}//:archive".format(r["source_repo"])
-        for _, r in sorted(recipes["recipes"].items())
-        if r["url"]
+        "@{}//:archive".format(r.source_repo)
+        for _, r in sorted(recipe_data(recipes).recipes.items())
+        if r.url
     ]
     _pyodide_release(
         name = name,
         dist = dist,
-        recipes = json.encode(recipes),
+        recipes = json.encode(recipes),  # the generator's data as written, not the structs of recipe_data
         archives = archives,
         recipe_files = [recipe_files or dist + "_recipe_files"],
         loaders = loaders,

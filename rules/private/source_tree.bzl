@@ -6,17 +6,14 @@ With `srcs` (a recipe's `source.path`), the action copies the files under `path`
 patches, which also turns the sandbox's symlinks into files).
 """
 
-load(":common.bzl", "CLI_TOOL")
+load(":common.bzl", "CLI_TOOL", "run_tool", "tool_args")
 
 def _pyodide_source_tree_impl(ctx):
     if (ctx.file.archive == None) == (not ctx.files.srcs):
         fail("give exactly one of archive and srcs (a source.path directory with no files?)")
     out = ctx.actions.declare_directory(ctx.label.name)
-    args = ctx.actions.args()
-    args.use_param_file("@%s", use_always = True)
-    args.set_param_file_format("multiline")
     if ctx.file.archive:
-        args.add("unpack")
+        args = tool_args(ctx, "unpack")
         args.add("--archive", ctx.file.archive)
         if ctx.attr.extract_dir:
             args.add("--extract-dir", ctx.attr.extract_dir)
@@ -25,15 +22,15 @@ def _pyodide_source_tree_impl(ctx):
         mnemonic = "PyodideUnpack"
         message = "Unpacking {} for {}".format(ctx.file.archive.basename, ctx.label)
     else:
-        args.add("patch")
+        args = tool_args(ctx, "patch")
         args.add("--source", ctx.attr.path)
         args.add("--output", out.path)
         inputs = ctx.files.srcs
         mnemonic = "PyodideCopySources"
         message = "Copying {} for {}".format(ctx.attr.path, ctx.label)
-    ctx.actions.run(
-        executable = ctx.executable._tool,
-        arguments = [args],
+    run_tool(
+        ctx,
+        args,
         inputs = inputs,
         outputs = [out],
         mnemonic = mnemonic,
