@@ -108,28 +108,20 @@ def _compatible(r):
     return select(settings)
 
 def _selected_aliases(recipes, names):
-    """`<canonical name>` selecting the recipe of the profile, and `<dir>` -> `<dir>_package` for other directories."""
+    """`<canonical name>` selecting the recipe of the profile, and `<dir>` -> `<dir>_package` for other directories.
+
+    Under a profile with no recipe of the name, the alias is the first profile's recipe, whose targets are
+    incompatible there: `bazel build //...` skips it (and its dependents), and naming it fails with Bazel's
+    "is incompatible" line, which names //toolchains:not_a_profile_of_the_recipe. A no_match_error would break
+    `bazel build //...` of such a profile instead (an alias has no `target_compatible_with`).
+    """
     for target, entry in sorted(names.items()):
         by_profile = entry.profiles
-        if entry.requires:
-            # A recipe limited by its requirements (rules_pyodide.recipes_bzl._inherit_profiles).
-            why = "{} needs {}, which has recipes for the profiles {} only".format(
-                entry.name,
-                " and ".join(entry.requires),
-                ", ".join(sorted(by_profile.keys())),
-            )
-        else:
-            why = "{} has recipes for the profiles {} only ({})".format(
-                entry.name,
-                ", ".join(sorted(by_profile.keys())),
-                ", ".join(["packages/{} ({})".format(d, p) for p, d in sorted(by_profile.items())]),
-            )
+        settings = {profile_setting(p): ":" + recipes[d].package_target for p, d in by_profile.items()}
+        settings["//conditions:default"] = ":" + recipes[by_profile.values()[0]].package_target
         native.alias(
             name = target,
-            actual = select(
-                {profile_setting(p): ":" + recipes[d].package_target for p, d in by_profile.items()},
-                no_match_error = why + "; choose one with --//:pyodide",
-            ),
+            actual = select(settings),
             visibility = ["//visibility:public"],
         )
     for d, r in sorted(recipes.items()):

@@ -102,18 +102,14 @@ def recipe_data(recipes):
 
     Returns:
       A struct: `error` (None, or a message concerning every recipe), `recipes` (directory -> `recipe` struct),
-      `names` (canonical package name -> struct(`name`: display name, `profiles`: profile -> directory,
-      `requires`: the per-profile packages that limit a recipe without `package.profiles` to those profiles, else
-      empty), for names with per-profile recipes), `disabled` and `stdlib` (lists of directories), `broken`
-      (directory -> its one-line error) and `warnings` (list of strings).
+      `names` (canonical package name -> struct(`name`: display name, `profiles`: profile -> directory), for
+      names with per-profile recipes), `disabled` and `stdlib` (lists of directories), `broken` (directory -> its
+      one-line error) and `warnings` (list of strings).
     """
     return struct(
         error = recipes.get("error"),
         recipes = {d: recipe(d, e) for d, e in recipes.get("recipes", {}).items()},
-        names = {
-            n: struct(name = e["name"], profiles = e["profiles"], requires = e.get("requires", []))
-            for n, e in recipes.get("names", {}).items()
-        },
+        names = {n: struct(name = e["name"], profiles = e["profiles"]) for n, e in recipes.get("names", {}).items()},
         disabled = recipes.get("disabled", []),
         stdlib = recipes.get("stdlib", []),
         broken = recipes.get("broken", {}),
