@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bazel_workspace import Workspace, copy_workspace
+from bazel_workspace import ROOT, Workspace, copy_workspace
 
 from rules_pyodide.recipe import Recipe, load_recipe
 from rules_pyodide.runtimes import load_table
@@ -85,6 +85,22 @@ def test_cold_null_and_incremental_builds(ws: Workspace) -> None:
     ]
     with zipfile.ZipFile(ws.root / ".bazel/bin/packages/attrs_build/attrs-25.4.0-py3-none-any.whl") as zf:
         assert "attrs for Pyodide" in zf.read("attrs-25.4.0.dist-info/METADATA").decode()
+
+
+def test_every_profile_analyses_every_recipe(ws: Workspace) -> None:
+    # A package with recipes for some profiles only (numpy) and what needs it (fast-histogram) are skipped elsewhere.
+    profiles = load_table().profiles
+    node_modules = ws.root / "js" / "node_modules"  # the recipes' tests run in the runtimes: analysis needs them
+    if not node_modules.exists():
+        node_modules.symlink_to(ROOT / "js" / "node_modules")
+    for profile in profiles:
+        ws.bazel("build", "--nobuild", "//packages/...", f"--//:pyodide={profile}")
+    recipes = [load_recipe(m) for m in (ws.root / "packages").glob("*/meta.yaml")]
+    numpy = {p for r in recipes if r.canonical_name == "numpy" for p in r.package.profiles}
+    missing = next(p for p in profiles if p not in numpy)
+    stderr = ws.fails("build", "--nobuild", "//packages:fast-histogram", f"--//:pyodide={missing}")
+    assert "Target //packages:fast-histogram is incompatible and cannot be built" in stderr
+    assert "didn't satisfy constraint //toolchains:not_a_profile_of_the_recipe" in stderr
 
 
 # ---------------------------------------------------------------------------------------------------------------------
