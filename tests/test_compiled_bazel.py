@@ -29,7 +29,8 @@ PROBE_META = "packages/rp-abiprobe/meta.yaml"
 TREE = tree_path("emscripten-3.1.6")
 TREE_EMSCRIPTEN = TREE / "usr" / "share" / "emscripten"
 TREE_TOOLS = TREE / "wrappers" / "bin"
-REGISTER_OURS = 'register_toolchains("//toolchains:all")'
+# Where WORKSPACE sets up (and registers) our toolchains: a toolchain registered before it serves every profile.
+REGISTER_OURS = 'load("//rules:toolchains.bzl", "rules_pyodide_register_toolchains")'
 
 
 @pytest.fixture(scope="module")
