@@ -4,7 +4,8 @@ For each recipe `packages/<name>/meta.yaml` (from `RECIPES` of `@pyodide_recipes
 `recipe_data`, rules/private/recipe.bzl, whose `RECIPE_FIELDS` documents each entry's fields):
 `<name>_source` (pyodide_source_tree), `<name>_patched` (pyodide_patch; an alias of `<name>_source` when the recipe
 has no patches or extras), `<name>_build` (pyodide_pure_build), `<name>_site` (its installed tree),
-`<name>_files/<name>` (file_package of that tree: `<name>.data` + `<name>.js`) and `<name>` (pyodide_package, with
+`<name>_files/<package>` (file_package of that tree: `<package>.data` + `<package>.js`, `<package>` being the
+package's PEP 503 name, the same as `<name>` but for per-profile recipes) and `<name>` (pyodide_package, with
 `PyodidePackageInfo`). `requirements.run` become `deps` of `<name>`, `requirements.host` become `host_deps` of
 `<name>_build`. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
 
@@ -282,8 +283,11 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
             srcs = [":" + recipe_name + "_build"],
             output_group = "site",
         )
+
+        # Named after the package (the index key the loader looks up), not the directory: packages/numpy2 is numpy.
+        files = "{}_files/{}".format(recipe_name, r.canonical_name)
         file_package(
-            name = "{0}_files/{0}".format(recipe_name),
+            name = files,
             srcs = [":" + recipe_name + "_site"],
             prefix = "/usr/lib" if r.type == "shared_library" else _per_profile("site_packages"),
             strip_prefix = recipe_name + "_build/site",
@@ -293,7 +297,7 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
             name = package_target,
             target_compatible_with = _compatible(r),
             build = ":" + recipe_name + "_build",
-            file_package = ":{0}_files/{0}".format(recipe_name),
+            file_package = ":" + files,
             deps = [":" + d for d in r.run],
             imports = r.imports,
             package_name = r.name,
