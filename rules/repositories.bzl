@@ -51,8 +51,9 @@ def rules_pyodide_dependencies(wheels = ".cache/wheels", python = "/usr/bin/pyth
 
     Args:
       wheels: directory of the tool's locked wheels (absolute, or relative to the main workspace root), filled by
-        `pip download --require-hashes --no-deps --only-binary=:all: -r tools/tool-requirements.lock
-        -r tools/pex-requirements.lock -d DIR` (rules_pyodide's tools/setup.sh does it for its own checkout).
+        `pip download --require-hashes --no-deps --only-binary=:all: -r LOCK -d DIR`, once with
+        tools/tool-requirements.lock and once with tools/pex-requirements.lock (both pin a pip, which pip refuses
+        in one command; rules_pyodide's tools/setup.sh does it for its own checkout).
       python: the interpreter the PEX is built for and run by (default: Debian's).
       offline_stubs: declare bazel_skylib, platforms, rules_java (Debian's) and the rules_cc / rules_python stubs.
     """

@@ -8,7 +8,9 @@ only: the tool's own requirements are what it installs. Steps:
 
 1. the lock's pins that hold for this interpreter (a pin's marker is `python_version == "X.Y"` or none) are looked up
    in `--wheels` by the file names the lock lists; each file's sha256 must be one of the pin's `--hash` values. The
-   verified wheels are the only ones pex sees (a fresh find-links directory, `--no-pypi --no-build`);
+   verified wheels are the only ones pex sees (a fresh find-links directory, `--no-pypi --no-build`). So are those
+   of the pex lock's other pins, the pip (with its setuptools and wheel) that pex resolves with, `--pip-version`:
+   pex's vendored pip does not run on Python 3.12+, where pex would otherwise bootstrap one from PyPI;
 2. the cache key is the sha256 of the lock, the pex pin, the sources (path + sha256 each), the interpreter's version
    and the build flags: `--cache/pex/<key>/rules-pyodide.pex`, built once per machine and copied to `--output`;
 3. the PEX (`--venv prepend --sh-boot`, entry point rules_pyodide.cli:main) is built by pex from its wheel (pex builds
@@ -143,9 +145,9 @@ def select_wheels(pins: Sequence[Pin], wheels: Path, python: str, lock: Path, fe
     return chosen
 
 
-def cache_key(lock: Path, pex_wheel: Path, sources: Path, python: str) -> str:
+def cache_key(lock: Path, pex_lock: Path, sources: Path, python: str) -> str:
     digest = hashlib.sha256()
-    digest.update(b"lock\0" + lock.read_bytes() + b"\0pex\0" + sha256_file(pex_wheel).encode())
+    digest.update(b"lock\0" + lock.read_bytes() + b"\0pex\0" + pex_lock.read_bytes())
     digest.update(b"\0python\0" + python.encode() + b"\0flags\0" + " ".join(BUILD_FLAGS).encode())
     for path in sorted(p for p in sources.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(b"\0src\0" + path.relative_to(sources).as_posix().encode() + b"\0" + sha256_file(path).encode())
@@ -159,15 +161,24 @@ def _run(command: Sequence[str], env: dict[str, str], what: str) -> None:
         raise ToolError(f"{what} failed (exit {result.returncode}):\n{tail}")
 
 
-def build_pex(pex_wheel: Path, wheels: Sequence[Path], sources: Path, output: Path, pex_root: Path) -> None:
+@dataclass(frozen=True)
+class Pex:
+    """pex's wheel, and the pip it resolves with: `pip_version` and its wheels (pip, setuptools, wheel)."""
+
+    wheel: Path
+    pip_version: str
+    pip_wheels: tuple[Path, ...]
+
+
+def build_pex(pex: Pex, wheels: Sequence[Path], sources: Path, output: Path, pex_root: Path) -> None:
     """pex, run from its own wheel, builds `output` from `sources` and exactly `wheels`; written atomically."""
     with tempfile.TemporaryDirectory(prefix="rules-pyodide-pex-") as tmp:
         pex_src = Path(tmp, "pex")
-        with zipfile.ZipFile(pex_wheel) as whl:
+        with zipfile.ZipFile(pex.wheel) as whl:
             whl.extractall(pex_src)
         links = Path(tmp, "wheels")
         links.mkdir()
-        for wheel in wheels:
+        for wheel in {*wheels, *pex.pip_wheels}:
             os.symlink(wheel.resolve(), links / wheel.name)
         src = Path(tmp, "src")
         shutil.copytree(sources, src, ignore=shutil.ignore_patterns("__pycache__"))
@@ -176,7 +187,8 @@ def build_pex(pex_wheel: Path, wheels: Sequence[Path], sources: Path, output: Pa
             name, version = wheel.name.split("-")[:2]
             requirements.append(f"{name}=={version}")
         partial = output.with_name(output.name + ".partial")
-        command = [sys.executable, "-m", "pex", *BUILD_FLAGS, "--find-links", str(links), "-D", str(src)]
+        command = [sys.executable, "-m", "pex", *BUILD_FLAGS, "--pip-version", pex.pip_version]
+        command += ["--find-links", str(links), "-D", str(src)]
         command += ["--python", sys.executable, "--python-shebang", "/usr/bin/env python3"]
         command += ["-o", str(partial), *requirements]
         env = dict(os.environ, PYTHONPATH=str(pex_src), PEX_ROOT=str(pex_root), PIP_CONFIG_FILE=os.devnull)
@@ -207,12 +219,18 @@ def install_venv(pex: Path, pex_root: Path) -> str:
     return venv
 
 
-def pex_wheel_of(pex_lock: Path, wheels: Path, fetch_hint: str) -> Path:
+# What the pex lock pins: pex itself and the pip it resolves with (pex bootstraps pip with these two).
+PEX_LOCK_NAMES = ("pex", "pip", "setuptools", "wheel")
+
+
+def pex_of(pex_lock: Path, wheels: Path, fetch_hint: str) -> Pex:
     pins = parse_lock(pex_lock)
-    if len(pins) != 1 or pins[0].name != "pex":
-        raise ToolError(f"{pex_lock}: expected exactly one pin, pex==VERSION")
+    if sorted(pin.name for pin in pins) != sorted(PEX_LOCK_NAMES):
+        raise ToolError(f"{pex_lock}: expected one pin each of {', '.join(PEX_LOCK_NAMES)}")
     python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    return select_wheels(pins, wheels, python, pex_lock, fetch_hint)[0]
+    by_name = {pin.name: pin for pin in pins}
+    chosen = select_wheels([by_name[name] for name in PEX_LOCK_NAMES], wheels, python, pex_lock, fetch_hint)
+    return Pex(wheel=chosen[0], pip_version=by_name["pip"].version, pip_wheels=tuple(chosen[1:]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -229,14 +247,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not args.wheels.is_dir():
             raise ToolError(f"wheel directory {args.wheels} does not exist; {args.fetch_hint}")
-        pex_wheel = pex_wheel_of(args.pex_lock, args.wheels, args.fetch_hint)
+        pex = pex_of(args.pex_lock, args.wheels, args.fetch_hint)
         wheels = select_wheels(parse_lock(args.lock), args.wheels, python, args.lock, args.fetch_hint)
-        key = cache_key(args.lock, pex_wheel, args.sources, sys.version)
+        key = cache_key(args.lock, args.pex_lock, args.sources, sys.version)
         pex_root = args.cache / "pex_root"
         cached = args.cache / "pex" / key / "rules-pyodide.pex"
         if not cached.is_file():
             cached.parent.mkdir(parents=True, exist_ok=True)
-            build_pex(pex_wheel, wheels, args.sources, cached, pex_root)
+            build_pex(pex, wheels, args.sources, cached, pex_root)
         venv = install_venv(cached, pex_root)
         partial = args.output.with_name(args.output.name + ".partial")
         shutil.copyfile(cached, partial)
@@ -245,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ToolError, OSError, zipfile.BadZipFile) as e:
         print(f"rules-pyodide tool: {e}", file=sys.stderr)
         return 1
-    pex_version = pex_wheel.name.split("-")[1]
+    pex_version = pex.wheel.name.split("-")[1]
     print(json.dumps({"key": key, "pex_version": pex_version, "python": sys.version.split()[0], "venv": venv}))
     return 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rules_pyodide import tool_pex
-from rules_pyodide.tool_pex import ToolError, cache_key, parse_lock, select_wheels
+from rules_pyodide.tool_pex import PEX_LOCK_NAMES, ToolError, cache_key, parse_lock, select_wheels
 
 ROOT = Path(__file__).resolve().parent.parent
 HINT = "run tools/setup.sh"
@@ -40,8 +40,10 @@ def test_the_checked_in_locks_parse_and_cover_both_pythons() -> None:
     assert numpy.version == "2.2.5" and numpy.pythons == []
     assert {tag for tag in ("cp311", "cp313") if any(f"-{tag}-{tag}-" in f for f in numpy.files)} == {"cp311", "cp313"}
     assert all(len(h) == 64 for p in pins for h in p.hashes)
-    (pex,) = parse_lock(ROOT / "tools" / "pex-requirements.lock")
-    assert pex.name == "pex" and pex.hashes
+    # pex, and the pip it resolves with (with the setuptools and wheel pex bootstraps that pip with): pure wheels.
+    pex_pins = parse_lock(ROOT / "tools" / "pex-requirements.lock")
+    assert sorted(p.name for p in pex_pins) == sorted(PEX_LOCK_NAMES)
+    assert all(p.hashes and p.pythons == [] for p in pex_pins)
 
 
 def test_selects_the_wheel_for_the_interpreter_and_checks_its_sha256(tmp_path: Path) -> None:
@@ -78,22 +80,25 @@ def test_a_bad_lock_line_names_the_file_and_line(tmp_path: Path) -> None:
         parse_lock(lock)
 
 
-def test_cache_key_changes_with_sources_lock_and_python(tmp_path: Path) -> None:
+def test_cache_key_changes_with_sources_locks_and_python(tmp_path: Path) -> None:
     sources = tmp_path / "src" / "rules_pyodide"
     sources.mkdir(parents=True)
     (sources / "cli.py").write_text("print(1)\n")
     lock = tmp_path / "tool.lock"
     lock.write_text("# lock\n")
-    pex = tmp_path / "pex.whl"
-    pex.write_bytes(b"pex")
-    key = cache_key(lock, pex, sources.parent, "3.11.2")
-    assert key == cache_key(lock, pex, sources.parent, "3.11.2")
+    pex_lock = tmp_path / "pex.lock"
+    pex_lock.write_text("pex==1\npip==24.1\n")
+    key = cache_key(lock, pex_lock, sources.parent, "3.11.2")
+    assert key == cache_key(lock, pex_lock, sources.parent, "3.11.2")
     (sources / "__pycache__").mkdir()
     (sources / "__pycache__" / "cli.pyc").write_bytes(b"ignored")
-    assert cache_key(lock, pex, sources.parent, "3.11.2") == key
-    assert cache_key(lock, pex, sources.parent, "3.13.5") != key
+    assert cache_key(lock, pex_lock, sources.parent, "3.11.2") == key
+    assert cache_key(lock, pex_lock, sources.parent, "3.13.5") != key
+    pex_lock.write_text("pex==1\npip==24.2\n")  # pex resolves with another pip
+    assert cache_key(lock, pex_lock, sources.parent, "3.11.2") != key
+    pex_lock.write_text("pex==1\npip==24.1\n")
     (sources / "cli.py").write_text("print(2)\n")
-    assert cache_key(lock, pex, sources.parent, "3.11.2") != key
+    assert cache_key(lock, pex_lock, sources.parent, "3.11.2") != key
 
 
 def test_main_reports_a_missing_wheel_directory_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

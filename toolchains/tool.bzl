@@ -153,7 +153,7 @@ def _rules_pyodide_tool_impl(rctx):
     names = _sources(rctx)
     cache = _cache_root(rctx)
     hint = ("fill it with `{python} -m pip download --require-hashes --no-deps --only-binary=:all: -d {wheels} " +
-            "-r {lock} -r {pex_lock}` (tools/setup.sh does this)").format(
+            "-r LOCK`, once for each LOCK of {lock} and {pex_lock} (tools/setup.sh does this)").format(
         python = python,
         wheels = wheels,
         lock = lock,

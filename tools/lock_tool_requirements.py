@@ -28,8 +28,10 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 INPUT = ROOT / "tools" / "tool-requirements.in"
 LOCK = ROOT / "tools" / "tool-requirements.lock"
-# pex builds the tool (toolchains/tool.bzl runs it from its wheel); it is not part of the tool.
-PEX_PIN = "pex==2.105.2"
+# pex builds the tool (toolchains/tool.bzl runs it from its wheel); it is not part of the tool. It resolves with the
+# pip pinned here (rules_pyodide/tool_pex.py passes `--pip-version`), which it bootstraps with exactly this setuptools
+# and wheel: its vendored pip does not run on Python 3.12+ (Debian 13's 3.13), where it would fetch these from PyPI.
+PEX_PINS = ("pex==2.105.2", "pip==24.1", "setuptools==70.1.0", "wheel==0.43.0")
 PEX_LOCK = ROOT / "tools" / "pex-requirements.lock"
 INDEX = "https://pypi.org/simple"
 # (python_version, python_full_version used for markers, wheel ABI)
@@ -124,8 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     by_target = {
         version: resolve(requirements_for(text, version, full), version, abi) for version, full, abi in TARGETS
     }
-    pex = {version: resolve([PEX_PIN], version, abi) for version, _, abi in TARGETS}
-    outputs = {LOCK: render(by_target), PEX_LOCK: render(pex, f"its PEX_PIN ({PEX_PIN})")}
+    pex = {version: resolve(PEX_PINS, version, abi) for version, _, abi in TARGETS}
+    outputs = {LOCK: render(by_target), PEX_LOCK: render(pex, f"its PEX_PINS ({', '.join(PEX_PINS)})")}
     if args.check:
         stale = [path for path, text in outputs.items() if not path.is_file() or path.read_text() != text]
         for path in stale:

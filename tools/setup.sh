@@ -85,7 +85,8 @@ install_buildgrid() {
 # The wheels of the rules-pyodide tool (tools/tool-requirements.lock) and of pex, which builds it at fetch time
 # (toolchains/tool.bzl), into .cache/wheels: only the files for this host's Debian python3, each checked against the
 # lock's sha256 (--require-hashes). Downloaded by that interpreter's own pip, so that the lock's python_version markers
-# are evaluated for it; the machine's pip configuration is ignored (PyPI only).
+# are evaluated for it; the machine's pip configuration is ignored (PyPI only). One download per lock: both pin a pip,
+# a setuptools and a wheel (the tool's, and those pex resolves with), which pip refuses in one requirement set.
 fetch_tool_wheels() {
   local stamp="$STAMPS/tool-wheels" want
   want="$(inputs_hash tools/tool-requirements.lock tools/pex-requirements.lock; /usr/bin/python3 --version)"
@@ -94,9 +95,11 @@ fetch_tool_wheels() {
   fi
   log "wheels: downloading the rules-pyodide tool's locked wheels into .cache/wheels"
   mkdir -p .cache/wheels
-  PIP_CONFIG_FILE=/dev/null /usr/bin/python3 -m pip download --isolated --quiet --disable-pip-version-check \
-    --index-url https://pypi.org/simple --require-hashes --no-deps --only-binary=:all: \
-    -r tools/tool-requirements.lock -r tools/pex-requirements.lock -d .cache/wheels
+  local lock
+  for lock in tools/tool-requirements.lock tools/pex-requirements.lock; do
+    PIP_CONFIG_FILE=/dev/null /usr/bin/python3 -m pip download --isolated --quiet --disable-pip-version-check \
+      --index-url https://pypi.org/simple --require-hashes --no-deps --only-binary=:all: -r "$lock" -d .cache/wheels
+  done
   echo "$want" >"$stamp"
 }
 
