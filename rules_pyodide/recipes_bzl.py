@@ -180,7 +180,7 @@ def _entry(
         source = recipe.source
         assert source is not None  # only cpython_module recipes may omit it, and convert sets those aside
         archive = archive_name(source.url) if source.url else None
-        wheel_kind = source_wheel(recipe, archive) if archive and archive.endswith(".whl") else None
+        wheel_kind = source_wheel(recipe, archive) if archive and recipe.wheel_source else None
     except RecipeError as err:
         raise RecipeError(f"{meta}: {err}") from None
 
