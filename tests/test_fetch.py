@@ -119,3 +119,15 @@ def test_a_missing_packages_directory_is_an_error(tmp_path: Path, capsys: pytest
         "<name>/meta.yaml)\n"
     )
     assert not (tmp_path / "d").exists()
+
+
+def test_a_wheel_source_is_fetched_like_any_archive(tmp_path: Path, fake_download: list[str]) -> None:
+    packages, distdir = tmp_path / "packages", tmp_path / "distdir"
+    (packages / "w").mkdir(parents=True)
+    digest = hashlib.sha256(b"archive of w").hexdigest()
+    url = "https://example.org/w/w-1.0-py3-none-any.whl"
+    (packages / "w" / "meta.yaml").write_text(
+        f"package:\n  name: w\n  version: '1.0'\nsource:\n  url: {url}\n  sha256: '{digest}'\n"
+    )
+    assert fetch.main(["--packages", str(packages), "--distdir", str(distdir)]) == 0
+    assert fake_download == [url] and (distdir / "w-1.0-py3-none-any.whl").read_bytes() == b"archive of w"
