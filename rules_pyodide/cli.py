@@ -43,6 +43,7 @@ ACTION_COMMANDS: dict[str, tuple[str, str]] = {
     "patch": ("rules_pyodide.patch", "copy a source tree, apply a recipe's patches and extras"),
     "pure-build": ("rules_pyodide.pure_build", "build a pure-Python recipe: wheel, site-packages tree, tests"),
     "unpack": ("rules_pyodide.unpack", "unpack a source archive safely (tar, gz, bz2, xz, zip)"),
+    "wheel-source": ("rules_pyodide.wheel_source", "ship a recipe's downloaded wheel: tags checked, site tree, index"),
 }
 """The commands only the rules' Bazel actions run (pack, bundle, release and file-packager are run by both)."""
 

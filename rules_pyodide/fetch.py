@@ -8,6 +8,13 @@ archive share one download. The file must have the recipe's sha256 (or md5); a m
 expected and the actual digest, and nothing is written. It is stored under the url's base name (Bazel's `--distdir`
 finds archives by base name + sha256). An archive already in the distdir with the right digest is kept without
 downloading. Files are moved into the distdir atomically.
+
+One bad recipe does not stop the others: each `meta.yaml` is read on its own (rules_pyodide.recipe.load_recipe; what
+fetching needs is the recipe's own source, so the dependency graph is not checked here: `recipes-bzl --summary` does
+that), every readable recipe's archive is fetched, and then each error (an unreadable recipe, a failed download, a
+wrong checksum) is printed as its own `rules-pyodide fetch: error: ...` line and the exit status is 1. Fetching what
+can be fetched first means the one recipe to mend is all that is left to download afterwards. With NAMEs, a broken
+recipe counts only when its directory is one of them. A `--packages` directory that does not exist is an error.
 """
 
 from __future__ import annotations
@@ -26,9 +33,9 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from rules_pyodide.errors import RulesPyodideError, prog, run_command
+from rules_pyodide.errors import EXIT_ERROR, RulesPyodideError, prog, report, run_command
 from rules_pyodide.outputs import file_digest
-from rules_pyodide.recipe import load_recipes
+from rules_pyodide.recipe import Recipe, RecipeError, load_recipe
 from rules_pyodide.recipes_bzl import archive_name
 
 
@@ -53,10 +60,27 @@ PROG = prog("fetch")
 _TIMEOUT_S = 120
 
 
-def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
-    recipes = load_recipes(packages)
+def load(packages: Path) -> tuple[dict[str, Recipe], dict[str, str]]:
+    """(directory -> recipe, for the recipes that parse; directory -> one-line error, for the others)."""
+    if not packages.is_dir():
+        raise FetchError(f"--packages {packages}: no such directory (expected the recipes directory, <name>/meta.yaml)")
+    recipes: dict[str, Recipe] = {}
+    errors: dict[str, str] = {}
+    for meta in sorted(packages.glob("*/meta.yaml")):
+        try:
+            recipes[meta.parent.name] = load_recipe(meta)
+        except RecipeError as err:
+            errors[meta.parent.name] = str(err)
+    return recipes, errors
+
+
+def wanted(packages: Path, only: Sequence[str] = ()) -> tuple[list[Wanted], list[str]]:
+    """The archives to fetch, and the errors of the recipes that cannot be read (those of `only`, when given)."""
+    recipes, broken = load(packages)
     selected = {str(canonicalize_name(n)) for n in only}
-    unknown = selected - {r.canonical_name for r in recipes.values()}
+    known = {r.canonical_name for r in recipes.values()} | {str(canonicalize_name(d)) for d in recipes}
+    broken_selected = [e for d, e in broken.items() if not selected or str(canonicalize_name(d)) in selected]
+    unknown = selected - known - {str(canonicalize_name(d)) for d in broken}
     if unknown:
         raise FetchError(f"no recipe named {', '.join(sorted(unknown))} in {packages}")
     result = []
@@ -64,14 +88,18 @@ def wanted(packages: Path, only: Sequence[str] = ()) -> list[Wanted]:
         source = recipe.source
         if source is None or source.url is None or recipe.package.disabled:
             continue
-        if selected and recipe.canonical_name not in selected:
+        if selected and recipe.canonical_name not in selected and str(canonicalize_name(directory)) not in selected:
             continue
         algorithm, digest = ("sha256", source.sha256) if source.sha256 else ("md5", source.md5)
         assert digest is not None  # recipe.py requires a checksum with a url
         meta = str(packages / directory / "meta.yaml")
-        archive = archive_name(source.url)
+        try:
+            archive = archive_name(source.url)
+        except RecipeError as err:
+            broken_selected.append(f"{meta}: {err}")
+            continue
         result.append(Wanted(recipe.name, recipe.package.version, meta, archive, algorithm, digest, source.url))
-    return result
+    return result, broken_selected
 
 
 def check(path: Path, want: Wanted) -> None:
@@ -115,12 +143,13 @@ def fetch_one(want: Wanted, distdir: Path) -> str:
     return f"fetched  {want.archive}"
 
 
-def fetch(packages: Path, distdir: Path, only: Sequence[str] = (), jobs: int = 4) -> list[str]:
+def fetch(packages: Path, distdir: Path, only: Sequence[str] = (), jobs: int = 4) -> tuple[list[str], list[str]]:
+    """Fetches what can be fetched; returns (one line per archive, one message per error)."""
+    found, errors = wanted(packages, only)
     distdir.mkdir(parents=True, exist_ok=True)
     wants = []
-    errors: list[str] = []
     by_archive: dict[str, Wanted] = {}
-    for want in wanted(packages, only):
+    for want in found:
         first = by_archive.setdefault(want.archive, want)
         if first is want:
             wants.append(want)
@@ -134,9 +163,7 @@ def fetch(packages: Path, distdir: Path, only: Sequence[str] = (), jobs: int = 4
                 lines.append(future.result())
             except (FetchError, OSError) as err:
                 errors.append(str(err))
-    if errors:
-        raise FetchError("\n".join(errors))
-    return lines
+    return lines, errors
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,9 +176,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(PROG, lambda: _command(args))
 
 
-def _command(args: argparse.Namespace) -> None:
-    for line in fetch(args.packages, args.distdir, args.names, args.jobs):
+def _command(args: argparse.Namespace) -> int:
+    lines, errors = fetch(args.packages, args.distdir, args.names, args.jobs)
+    for line in lines:
         print(line)
+    for message in errors:
+        report(PROG, message)
+    return EXIT_ERROR if errors else 0
 
 
 if __name__ == "__main__":

@@ -249,19 +249,29 @@ def _is_binary_module(zf: zipfile.ZipFile, member: str) -> bool:
 
 def check_wheel(path: Path, name: str, version: str) -> None:
     """Pure (every tag *-none-any, no compiled module inside), and METADATA names the recipe's package and version."""
+    check_no_compiled_module(path, name)
+    tags, root_is_purelib = check_metadata(path, name, version)
+    impure = [t for t in tags if not t.endswith("-none-any")]
+    if not tags or impure or not root_is_purelib:
+        raise BuildError(f"{name}: {path.name} is not a pure-Python wheel (tags {tags}); only pure-Python is supported")
+
+
+def check_no_compiled_module(path: Path, name: str) -> None:
+    """No extension module or shared object (by name or by its ELF/wasm magic) in the wheel."""
     with zipfile.ZipFile(path) as zf:
         compiled = [n for n in zf.namelist() if _COMPILED_RE.search(n) or _is_binary_module(zf, n)]
-        if compiled:
-            raise BuildError(
-                f"{name}: {path.name} holds {compiled[0]}, a compiled module: a pure-Python build must yield none"
-            )
+    if compiled:
+        raise BuildError(
+            f"{name}: {path.name} holds {compiled[0]}, a compiled module: a pure-Python build must yield none"
+        )
+
+
+def check_metadata(path: Path, name: str, version: str) -> tuple[list[str], bool]:
+    """METADATA names the recipe's package and version; returns the WHEEL file's tags and Root-Is-Purelib."""
+    with zipfile.ZipFile(path) as zf:
         info = _dist_info(zf.namelist(), path.name)
         wheel = HeaderParser().parsestr(zf.read(f"{info}/WHEEL").decode("utf-8"))
         metadata = HeaderParser().parsestr(zf.read(f"{info}/METADATA").decode("utf-8"))
-    tags = wheel.get_all("Tag") or []
-    impure = [t for t in tags if not t.endswith("-none-any")]
-    if not tags or impure or wheel.get("Root-Is-Purelib", "true").strip().lower() != "true":
-        raise BuildError(f"{name}: {path.name} is not a pure-Python wheel (tags {tags}); only pure-Python is supported")
     if canonicalize_name(metadata.get("Name", "")) != canonicalize_name(name):
         raise BuildError(f"{name}: the wheel's METADATA names {metadata.get('Name')!r}, not the recipe's {name!r}")
     try:
@@ -272,6 +282,7 @@ def check_wheel(path: Path, name: str, version: str) -> None:
         raise BuildError(
             f"{name}: the wheel's METADATA has version {metadata.get('Version')!r}, the recipe {version!r}"
         )
+    return wheel.get_all("Tag") or [], wheel.get("Root-Is-Purelib", "true").strip().lower() == "true"
 
 
 def install(wheel: Path, site: Path) -> None:
@@ -353,12 +364,14 @@ def _retag(wheel_text: str, tag: str = "py3-none-any") -> str:
     return "\n".join([*lines, f"Tag: {tag}"]).strip("\n") + "\n"
 
 
-def write_wheel(site: Path, output: Path, tag: str = "py3-none-any") -> None:
-    """Zip `site` as a wheel: files sorted, `.dist-info` last with RECORD at the very end, fixed time and modes."""
+def write_wheel(site: Path, output: Path, tag: str | None = "py3-none-any") -> None:
+    """Zip `site` as a wheel: files sorted, `.dist-info` last with RECORD at the very end, fixed time and modes.
+    `tag` replaces the Tag lines of WHEEL; None keeps them (a shipped wheel source keeps its own tags)."""
     names = _files(site)
     info = _dist_info(names, output.name)
     record_name = f"{info}/RECORD"
-    (site / f"{info}/WHEEL").write_text(_retag((site / f"{info}/WHEEL").read_text(encoding="utf-8"), tag))
+    if tag is not None:
+        (site / f"{info}/WHEEL").write_text(_retag((site / f"{info}/WHEEL").read_text(encoding="utf-8"), tag))
     ordered = sorted((n for n in names if n != record_name), key=lambda n: (n.startswith(info + "/"), n))
     stamp = zip_date_time(source_date_epoch())
     buffer = io.StringIO()
@@ -381,15 +394,16 @@ def ship_package(
     name: str,
     version: str,
     wheel: Path,
-    wheel_tag: str,
+    wheel_tag: str | None,
     tests: Path | None,
     fragments: Path,
     depends: Sequence[str],
     imports: Sequence[str],
 ) -> None:
-    """The last steps of every package build (pure or compiled), once tests are unvendored: the wheel written again
-    from `site`, every installed file and test stamped SOURCE_DATE_EPOCH, `NAME-tests.tar` of the `moved` tests in
-    `unvendored`, and the index fragments."""
+    """The last steps of every package build (pure, compiled or a shipped wheel source), once tests are unvendored:
+    the wheel written again from `site` (tagged `wheel_tag`; None keeps WHEEL's tags), every installed file and
+    test stamped SOURCE_DATE_EPOCH, `NAME-tests.tar` of the `moved` tests in `unvendored`, and the index
+    fragments."""
     write_wheel(site, wheel, wheel_tag)
     for root in (site, unvendored):
         for path in [root, *root.rglob("*")] if root.exists() else []:

@@ -146,6 +146,11 @@ class Recipe:
         return str(canonicalize_name(self.package.name))
 
     @property
+    def wheel_source(self) -> bool:
+        """`source.url` names a wheel (`.whl`): the recipe ships that wheel, nothing is built."""
+        return is_wheel_url(self.source.url if self.source else None)
+
+    @property
     def dependencies(self) -> tuple[str, ...]:
         """Run and host requirements, the edges of the recipe graph (executables are host tools, not recipes)."""
         return tuple(dict.fromkeys(self.requirements.run + self.requirements.host))
@@ -491,6 +496,11 @@ def _build_type(fields: dict[str, object], cpython_dynlib: bool = False) -> None
             raise _Invalid("build.type", f"{declared!r} contradicts the legacy flag that means {legacy[0]!r}")
 
 
+def is_wheel_url(url: object) -> bool:
+    """A `source.url` whose path (query left out) ends with `.whl`."""
+    return isinstance(url, str) and url.split("?", 1)[0].endswith(".whl")
+
+
 def _check_source(fields: Mapping[str, object]) -> None:
     if ("url" in fields) == ("path" in fields):
         raise _Invalid("source", "exactly one of 'url' and 'path' is required")
@@ -500,8 +510,7 @@ def _check_source(fields: Mapping[str, object]) -> None:
         for key in ("sha256", "md5", "extract_dir"):
             if key in fields:
                 raise _Invalid(f"source.{key}", "only meaningful with source.url, not source.path")
-    url = fields.get("url")
-    if isinstance(url, str) and url.split("?", 1)[0].endswith(".whl"):
+    if is_wheel_url(fields.get("url")):
         for key in ("patches", "extras"):
             if fields.get(key):
                 raise _Invalid(f"source.{key}", "not allowed when source.url is a wheel (nothing is built)")
@@ -509,8 +518,7 @@ def _check_source(fields: Mapping[str, object]) -> None:
 
 def _check_wheel(sections: Mapping[str, Mapping[str, object]]) -> None:
     """As pyodide-build: a wheel source has no host requirements and no build keys that only a build uses."""
-    url = sections["source"].get("url")
-    if not (isinstance(url, str) and url.split("?", 1)[0].endswith(".whl")):
+    if not is_wheel_url(sections["source"].get("url")):
         return
     if sections["requirements"].get("host"):
         raise _Invalid("requirements.host", "not allowed when source.url is a wheel (nothing is built)")

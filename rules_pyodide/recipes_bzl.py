@@ -39,6 +39,12 @@ with its self-compilation patched out). When the archive is not in the distdir (
 build that makes no extension module is then not an error). `kind_reason` says why. `libraries` are the host
 requirements that are library recipes (compiled and linked against), `host` the others. A shared library
 in requirements.host must be in requirements.run too (it is loaded at run time), a static one must not.
+
+A recipe whose `source.url` is a wheel (`.whl`, as many of pyodide-build's recipes are) is shipped, not built
+(`wheel_source`, `source_wheel`): the file name must name the recipe's package and version; `wheel` is that name,
+`kind` is `pure` for a `*-none-any` wheel (fit for every profile) and `compiled` otherwise (fit for the profile of
+its tag only, which the build checks: rules_pyodide.wheel_source), and `compiled` follows `kind`. `build.post` and
+library types are errors with a wheel (nothing runs on it), the other build keys have no effect.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from rules_pyodide.errors import prog, report, run_command
@@ -140,6 +146,31 @@ def source_kind(meta: Path, recipe: Recipe, distdir: Path | None) -> tuple[str, 
     return ("compiled" if kind.compiled else "pure"), kind.reason
 
 
+def source_wheel(recipe: Recipe, archive: str) -> tuple[str, str]:
+    """For a recipe whose `source.url` is a wheel: ("pure" | "compiled", reason), from the file name's tags, which
+    must name the recipe's package and version. What rules_pyodide does not do with a wheel (`build.post`, a library
+    type) is an error here rather than silently skipped."""
+    try:
+        name, version, _, tags = parse_wheel_filename(archive)
+    except InvalidWheelFilename as err:
+        raise RecipeError(f"source.url: {archive} is not a wheel file name ({err})") from None
+    if name != recipe.canonical_name:
+        raise RecipeError(f"source.url: {archive} is a wheel of {name!r}, not of the recipe's {recipe.name!r}")
+    try:
+        same = version == Version(recipe.package.version)
+    except InvalidVersion:
+        same = False
+    if not same:
+        raise RecipeError(f"source.url: {archive} has version {version}, the recipe {recipe.package.version!r}")
+    if recipe.build.type != "package":
+        raise RecipeError(f"build.type: {recipe.build.type} cannot come from a wheel (source.url {archive})")
+    if recipe.build.post:
+        raise RecipeError(f"build.post: not supported with a wheel source ({archive}): rules_pyodide ships it as is")
+    text = ", ".join(sorted(str(t) for t in tags))
+    pure = all(t.abi == "none" and t.platform == "any" for t in tags)
+    return ("pure" if pure else "compiled"), f"a prebuilt wheel tagged {text}"
+
+
 def _entry(
     meta: Path, recipe: Recipe, directories: Mapping[str, str], types: Mapping[str, str], distdir: Path | None
 ) -> dict[str, Any]:
@@ -149,6 +180,7 @@ def _entry(
         source = recipe.source
         assert source is not None  # only cpython_module recipes may omit it, and convert sets those aside
         archive = archive_name(source.url) if source.url else None
+        wheel_kind = source_wheel(recipe, archive) if archive and recipe.wheel_source else None
     except RecipeError as err:
         raise RecipeError(f"{meta}: {err}") from None
 
@@ -171,8 +203,15 @@ def _entry(
     build = recipe.build
     exports = list(build.exports) if isinstance(build.exports, tuple) else [build.exports]
     declared = is_compiled(recipe, libraries)
-    kind, reason = source_kind(meta, recipe, distdir) if build.type == "package" else ("compiled", build.type)
-    if PURE_TAG in recipe.package.tag:
+    if wheel_kind is not None:
+        # Nothing is built: the wheel's tags alone say whether it is pure (their build keys are ignored).
+        declared, (kind, reason) = False, wheel_kind
+        wheel = archive or ""
+    elif build.type == "package":
+        kind, reason = source_kind(meta, recipe, distdir)
+    else:
+        kind, reason = "compiled", build.type
+    if PURE_TAG in recipe.package.tag and wheel_kind is None:
         if declared:
             raise RecipeError(f"{meta}: package.tag: {PURE_TAG!r}, but the recipe compiles ({_declared_why(recipe)})")
         kind, reason = "pure", f"package.tag {PURE_TAG!r} (the source alone says: {reason})"
@@ -198,6 +237,7 @@ def _entry(
         "kind": kind,
         "kind_reason": reason,
         "allow_pure": kind == "unknown" and not declared,
+        "wheel_source": wheel_kind is not None,
         "slow": SLOW_TAG in recipe.package.tag,
         "cflags": build.cflags,
         "cxxflags": build.cxxflags,

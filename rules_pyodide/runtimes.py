@@ -84,6 +84,18 @@ class Table:
     def runtime_of_profile(self, profile: str) -> Runtime:
         return self.runtimes[self.profiles[profile].runtimes[0]]
 
+    def wheel_tag(self, profile: str) -> str:
+        """The tag of the profile's compiled wheels, e.g. `cp310-cp310-emscripten_3_1_14_wasm32` (the formula of
+        toolchains/table.bzl: the Python and wheel platform of the profile's first runtime)."""
+        runtime = self.runtime_of_profile(profile)
+        python = "cp" + runtime.python.replace(".", "")
+        return f"{python}-{python}-{runtime.wheel_platform}"
+
+    def wheel_platforms(self, profile: str) -> tuple[str, ...]:
+        """The wheel platform tags of every runtime the profile serves (one ABI: 0.29.5 loads the 0.28.3 runtime's
+        `pyodide_2025_0_wasm32` wheels too), first runtime first, each once."""
+        return tuple(dict.fromkeys(self.runtimes[r].wheel_platform for r in self.profiles[profile].runtimes))
+
 
 _RUNTIME_KEYS = ("python_version", "platform", "abi_version", "index_format", "wheel_platform", "emscripten")
 

@@ -33,7 +33,15 @@ def test_help_lists_the_commands_people_run_apart_from_those_of_bazel_actions(
     groups = _groups(capsys.readouterr().out)
     assert list(groups) == ["commands", "used by Bazel actions"]
     assert set(PEOPLE_RUN) <= set(groups["commands"])
-    assert groups["used by Bazel actions"] == ["dist", "dist-archive", "emcc-build", "patch", "pure-build", "unpack"]
+    assert groups["used by Bazel actions"] == [
+        "dist",
+        "dist-archive",
+        "emcc-build",
+        "patch",
+        "pure-build",
+        "unpack",
+        "wheel-source",
+    ]
     assert sorted(groups["commands"] + groups["used by Bazel actions"]) == sorted(cli.SUBCOMMANDS)
     assert all(names == sorted(names) for names in groups.values())
 

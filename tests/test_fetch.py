@@ -87,3 +87,47 @@ def test_same_archive_with_two_checksums_is_an_error(
     )
     assert fetch.main(["--packages", str(packages), "--distdir", str(tmp_path / "d")]) == 1
     assert "source: pkg-1.0.tar.gz has another checksum in" in capsys.readouterr().err
+
+
+def test_a_broken_recipe_does_not_stop_the_others(
+    tmp_path: Path, fake_download: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    packages, distdir = tmp_path / "packages", tmp_path / "distdir"
+    recipe(packages, "a", "sha256", hashlib.sha256(b"archive of a").hexdigest())
+    (packages / "b").mkdir()
+    (packages / "b" / "meta.yaml").write_text("package:\n  name: b\n  version: [unclosed\n")
+    recipe(packages, "c", "sha256", hashlib.sha256(b"archive of c").hexdigest())
+    assert fetch.main(["--packages", str(packages), "--distdir", str(distdir)]) == 1
+    # Every other recipe is fetched; the broken one is reported on its own line, and the exit status says so.
+    assert sorted(p.name for p in distdir.iterdir()) == ["a-1.0.tar.gz", "c-1.0.tar.gz"]
+    out, err = capsys.readouterr()
+    assert out.split() == ["fetched", "a-1.0.tar.gz", "fetched", "c-1.0.tar.gz"]
+    assert err.startswith(f"rules-pyodide fetch: error: {packages / 'b' / 'meta.yaml'}: line 4, column 1: invalid YAML")
+    assert err.count("\n") == 1
+    # Asking for other recipes only: the broken one is not in the way; asking for it: its error.
+    assert fetch.main(["--packages", str(packages), "--distdir", str(distdir), "a"]) == 0
+    assert capsys.readouterr().err == ""
+    assert fetch.main(["--packages", str(packages), "--distdir", str(distdir), "b"]) == 1
+    assert capsys.readouterr().err.startswith(f"rules-pyodide fetch: error: {packages / 'b' / 'meta.yaml'}: ")
+
+
+def test_a_missing_packages_directory_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere"
+    assert fetch.main(["--packages", str(missing), "--distdir", str(tmp_path / "d")]) == 1
+    assert capsys.readouterr().err == (
+        f"rules-pyodide fetch: error: --packages {missing}: no such directory (expected the recipes directory, "
+        "<name>/meta.yaml)\n"
+    )
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_wheel_source_is_fetched_like_any_archive(tmp_path: Path, fake_download: list[str]) -> None:
+    packages, distdir = tmp_path / "packages", tmp_path / "distdir"
+    (packages / "w").mkdir(parents=True)
+    digest = hashlib.sha256(b"archive of w").hexdigest()
+    url = "https://example.org/w/w-1.0-py3-none-any.whl"
+    (packages / "w" / "meta.yaml").write_text(
+        f"package:\n  name: w\n  version: '1.0'\nsource:\n  url: {url}\n  sha256: '{digest}'\n"
+    )
+    assert fetch.main(["--packages", str(packages), "--distdir", str(distdir)]) == 0
+    assert fake_download == [url] and (distdir / "w-1.0-py3-none-any.whl").read_bytes() == b"archive of w"

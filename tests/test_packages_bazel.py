@@ -61,7 +61,10 @@ def test_cold_null_and_incremental_builds(ws: Workspace) -> None:
     mnemonics = [s["mnemonic"] for s in cold]
     # //packages:core: every recipe of the default profile but those tagged slow (numpy; they are in //packages:all).
     metas = [m for m in (ws.root / "packages").glob("*/meta.yaml") if _in_core(load_recipe(m))]
-    assert mnemonics.count("PyodideBuild") + mnemonics.count("PyodideEmccBuild") == len(metas)  # compiled: Emcc
+    # Compiled: Emcc; a prebuilt wheel (packages/tabulate): shipped by PyodideWheelSource.
+    built = ("PyodideBuild", "PyodideEmccBuild", "PyodideWheelSource")
+    assert sum(mnemonics.count(m) for m in built) == len(metas)
+    assert mnemonics.count("PyodideWheelSource") == len([m for m in metas if load_recipe(m).wheel_source])
     # Static libraries are linked into their dependents, not shipped: the dist has every other recipe.
     recipes = len([m for m in metas if load_recipe(m).build.type != "static_library"])
     assert mnemonics.count("PyodideDist") == 1
@@ -231,3 +234,49 @@ def test_failing_patch_names_the_patch_and_the_file(ws: Workspace) -> None:
         patch.write_text(original)
     assert "0001-build-without-hatch-fancy-pypi-readme.patch: patch failed" in err
     assert "pyproject.toml" in err and "FAILED" in err
+
+
+def _wheel(directory: Path, filename: str) -> str:
+    """A small wheel in the distdir whose file name and WHEEL carry one tag; returns its sha256."""
+    name, version, tag = filename[: -len(".whl")].split("-", 2)
+    info = f"{name}-{version}.dist-info"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(f"{name}/__init__.py", "VALUE = 42\n")
+        zf.writestr(f"{info}/WHEEL", f"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: {tag}\n")
+        zf.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        zf.writestr(f"{info}/RECORD", "")
+    (directory / filename).write_bytes(buffer.getvalue())
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+def test_a_wheel_source_fits_its_profile_only(ws: Workspace) -> None:
+    table = load_table()
+    wasm = f"wasmpkg-1.0-{table.wheel_tag('0.29.5')}.whl"
+    recipes = {"wasmpkg": (wasm, ""), "newpure": ("newpure-1.0-py3-none-any.whl", "  profiles: ['0.29.5']\n")}
+    for name, (filename, package_extra) in recipes.items():
+        sha = _wheel(ws.root / ".cache/distdir", filename)
+        (ws.root / "packages" / name).mkdir()
+        (ws.root / "packages" / name / "meta.yaml").write_text(
+            f"package:\n  name: {name}\n  version: '1.0'\n{package_extra}source:\n"
+            f"  url: https://example.invalid/{filename}\n  sha256: {sha}\n"
+        )
+    try:
+        ws.bazel("sync", "--only=pyodide_recipes")
+        # A compiled wheel of another profile: one line naming the recipe, the wheel's tags and the profile's tag.
+        err = ws.fails("build", "//packages:wasmpkg", f"--//:pyodide={DEFAULT_PROFILE}")
+        assert (
+            f"packages/wasmpkg/meta.yaml: wasmpkg: {wasm} has the tags {table.wheel_tag('0.29.5')}, which do not fit "
+            f"the Pyodide profile {DEFAULT_PROFILE} (Python {table.runtime_of_profile(DEFAULT_PROFILE).python}, "
+            f"wheel tag {table.wheel_tag(DEFAULT_PROFILE)})"
+        ) in err
+        ws.bazel("build", "//packages:wasmpkg", "--//:pyodide=0.29.5")
+        fragment = ws.root / ".bazel/bin/packages/wasmpkg_build/fragments/wasmpkg.json"
+        assert f'"file_name": "{wasm}"' in fragment.read_text()
+        # A pure wheel limited to some profiles is incompatible elsewhere, as any per-profile recipe.
+        err = ws.fails("build", "//packages:newpure", f"--//:pyodide={DEFAULT_PROFILE}")
+        assert "is incompatible and cannot be built" in err
+        ws.bazel("build", "//packages:newpure", "--//:pyodide=0.29.5")
+    finally:
+        for name in recipes:
+            shutil.rmtree(ws.root / "packages" / name)

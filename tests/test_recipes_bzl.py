@@ -345,6 +345,49 @@ def test_entries_have_the_fields_that_recipe_bzl_documents(tmp_path: Path) -> No
     required = {key for key, default in documented.items() if default == "REQUIRED"}
     recipe(tmp_path, "six", simple("six"))
     recipe(tmp_path, "libz", simple("libz", extra="build:\n  type: static_library\n"))
+    recipe(
+        tmp_path,
+        "whl",
+        simple("whl", source=f"source:\n  url: https://e.org/whl-1.0-py3-none-any.whl\n  sha256: {SHA}\n"),
+    )
     for entry in convert(tmp_path)["recipes"].values():
         assert set(entry) == set(documented)
         assert required <= {key for key, value in entry.items() if value is not None}
+
+
+def wheel_recipe(name: str, filename: str, extra: str = "") -> str:
+    return simple(name, source=f"source:\n  url: https://example.org/w/{filename}\n  sha256: {SHA}\n", extra=extra)
+
+
+def test_a_wheel_source_is_shipped_not_built(tmp_path: Path) -> None:
+    recipe(tmp_path, "pure", wheel_recipe("pure", "pure-1.0-py2.py3-none-any.whl", "requirements:\n  run: [six]\n"))
+    recipe(tmp_path, "wasm", wheel_recipe("wasm", "wasm-1.0-cp310-cp310-emscripten_3_1_14_wasm32.whl"))
+    recipe(tmp_path, "six", simple("six"))
+    data = convert(tmp_path)
+    assert data["broken"] == {}
+    pure, wasm = data["recipes"]["pure"], data["recipes"]["wasm"]
+    assert pure["wheel_source"] and wasm["wheel_source"] and not data["recipes"]["six"]["wheel_source"]
+    # Its own file name is what ships; pure or not is the tags' say (no distdir to look into).
+    assert (pure["wheel"], pure["kind"], pure["compiled"]) == ("pure-1.0-py2.py3-none-any.whl", "pure", False)
+    assert pure["kind_reason"] == "a prebuilt wheel tagged py2-none-any, py3-none-any" and pure["run"] == ["six"]
+    assert (wasm["wheel"], wasm["kind"], wasm["compiled"]) == (
+        "wasm-1.0-cp310-cp310-emscripten_3_1_14_wasm32.whl",
+        "compiled",
+        True,
+    )
+    assert pure["source_repo"] == "pyodide_source_pure" and pure["archive"] == pure["wheel"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "extra", "message"),
+    [
+        ("other-1.0-py3-none-any.whl", "", "source.url: other-1.0-py3-none-any.whl is a wheel of 'other', not of"),
+        ("w-2.0-py3-none-any.whl", "", "source.url: w-2.0-py3-none-any.whl has version 2.0, the recipe '1.0'"),
+        ("w-1.0.whl", "", "source.url: w-1.0.whl is not a wheel file name"),
+        ("w-1.0-py3-none-any.whl", "build:\n  post: rm -rf x\n", "build.post: not supported with a wheel source"),
+    ],
+)
+def test_a_wheel_source_unlike_its_recipe_is_broken(tmp_path: Path, filename: str, extra: str, message: str) -> None:
+    recipe(tmp_path, "w", wheel_recipe("w", filename, extra))
+    broken = convert(tmp_path)["broken"]["w"]
+    assert broken.startswith(f"{tmp_path / 'w' / 'meta.yaml'}: ") and message in broken and "\n" not in broken

@@ -1,9 +1,9 @@
 """`pyodide_package`: the public target of a recipe (`//packages:<name>`), returning `PyodidePackageInfo`.
 
-It runs no action: it gathers what the recipe's build produced (`PyodideBuildInfo` of `pyodide_pure_build` or
-`pyodide_emcc_build`) and the `file_package` of its installed tree, and adds the run requirements
-(`deps`), whose files and fragments it carries transitively. Its default outputs are the wheel, the file package and
-the tests directory.
+It runs no action: it gathers what the recipe's build produced (`PyodideBuildInfo` of `pyodide_pure_build`,
+`pyodide_emcc_build` or `pyodide_wheel_source`) and the `file_package` of its installed tree, and adds the run
+requirements (`deps`), whose files and fragments it carries transitively. Its default outputs are the wheel, the file
+package and the tests directory.
 """
 
 load(":providers.bzl", "FilePackageInfo", "PyodideBuildInfo", "PyodidePackageInfo")
@@ -40,7 +40,8 @@ pyodide_package = rule(
         "build": attr.label(
             mandatory = True,
             providers = [PyodideBuildInfo],
-            doc = "The recipe's build (`pyodide_pure_build` or `pyodide_emcc_build`, `:<name>_build`).",
+            doc = "The recipe's build (`pyodide_pure_build`, `pyodide_emcc_build` or `pyodide_wheel_source`, " +
+                  "`:<name>_build`).",
         ),
         "deps": attr.label_list(
             providers = [PyodidePackageInfo],

@@ -9,6 +9,10 @@ package's PEP 503 name, the same as `<name>` but for per-profile recipes) and `<
 `PyodidePackageInfo`). `requirements.run` become `deps` of `<name>`, `requirements.host` become `host_deps` of
 `<name>_build`. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
 
+A recipe whose `source.url` is a wheel (`wheel_source`) has no `<name>_source` or `<name>_patched`: its `<name>_build`
+is a pyodide_wheel_source of the downloaded wheel (tags checked against the profile; rules/private/wheel_source.bzl),
+and the rest is as above. A pure wheel is tested like a pure build, a compiled one in the profile's runtime.
+
 Compiled recipes (`compiled` of the entry: found out from the source, see rules_pyodide.recipes_bzl) get a
 `pyodide_emcc_build` as `<name>_build` instead, for the profile chosen by `--//:pyodide`; host requirements that are library recipes become its
 `libraries`. A `static_library` recipe has no package: `<name>` is an alias of `<name>_build` (PyodideLibraryInfo)
@@ -58,6 +62,7 @@ load(":pure_build.bzl", "pyodide_pure_build")
 load(":recipe.bzl", "recipe_data")
 load(":run_test.bzl", "pyodide_run_test")
 load(":source_tree.bzl", "pyodide_source_tree")
+load(":wheel_source.bzl", "pyodide_wheel_source")
 
 _REFRESH = "bazel sync --only=pyodide_recipes"
 
@@ -191,6 +196,21 @@ def _patched(name, r):
         target_compatible_with = _compatible(r),
     )
 
+def _wheel_source(name, r, all_recipes, names):
+    """`<name>_build` of a recipe whose `source.url` is a wheel: pyodide_wheel_source of the downloaded wheel."""
+    pyodide_wheel_source(
+        name = name + "_build",
+        target_compatible_with = _compatible(r),
+        src = "@{}//:archive".format(r.source_repo),
+        meta = r.meta,
+        package_name = r.name,
+        version = r.version,
+        unvendor_tests = r.unvendor_tests,
+        retain_test_patterns = r.retain_test_patterns,
+        depends = [_display_name(all_recipes, names, d) for d in r.run],
+        imports = r.imports,
+    )
+
 def _build(name, r, all_recipes, names):
     """`<name>_build`: pyodide_pure_build, or pyodide_emcc_build for a compiled recipe."""
     common = dict(
@@ -271,9 +291,12 @@ def pyodide_packages(recipes, name = "all", out = "dist", core = "core", core_ou
     # `<name>_recipe_files`: what the recipes are made of, for `pyodide_release` (its provenance records each sha256).
     native.filegroup(name = name + "_recipe_files", srcs = _recipe_files(all_recipes), visibility = ["//visibility:public"])
     for recipe_name, r in all_recipes.items():
-        _source(recipe_name, r)
-        _patched(recipe_name, r)
-        _build(recipe_name, r, all_recipes, names)
+        if r.wheel_source:
+            _wheel_source(recipe_name, r, all_recipes, names)
+        else:
+            _source(recipe_name, r)
+            _patched(recipe_name, r)
+            _build(recipe_name, r, all_recipes, names)
         if r.type == "static_library":
             native.alias(name = recipe_name, actual = ":" + recipe_name + "_build", visibility = ["//visibility:public"])
             continue

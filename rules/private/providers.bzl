@@ -49,8 +49,9 @@ PyodidePackageInfo = provider(
 
 PyodideBuildInfo = provider(
     doc = "What the build of a recipe's package made (`//packages:<name>_build`): returned by `pyodide_pure_build`, " +
-          "and by `pyodide_emcc_build` for `build.type` `package` and `shared_library` (a `static_library` ships " +
-          "nothing and returns `PyodideLibraryInfo` only). `pyodide_package` reads it.",
+          "by `pyodide_emcc_build` for `build.type` `package` and `shared_library` (a `static_library` ships " +
+          "nothing and returns `PyodideLibraryInfo` only), and by `pyodide_wheel_source` for a recipe whose " +
+          "`source.url` is a wheel. `pyodide_package` reads it.",
     fields = {
         "fragments": "File (directory): index fragments (rules_pyodide.index): `<name>.json`, plus " +
                      "`<name>-tests.json` when tests were unvendored.",
@@ -60,7 +61,8 @@ PyodideBuildInfo = provider(
                 "library, its `.so` files.",
         "tests": "File (directory): holds `<name>-tests.tar` when the recipe unvendors tests and some were found; " +
                  "empty otherwise.",
-        "wheel": "File: what the index ships: the wheel (`py3-none-any`, or the profile's tag when compiled), or " +
+        "wheel": "File: what the index ships: the wheel (`py3-none-any`, or the profile's tag when compiled; a " +
+                 "shipped wheel source keeps its own name and tags), or " +
                  "`<name>-<version>.zip` of a shared library's `.so` files.",
     },
 )

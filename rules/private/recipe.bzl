@@ -24,7 +24,8 @@ RECIPE_FIELDS = {
     "canonical_name": (REQUIRED, "string: the PEP 503 name of `name`."),
     "cflags": ("", "string: `build.cflags`."),
     "compiled": (False, "bool: built by `pyodide_emcc_build` (found out from the source or the recipe), not " +
-                        "by `pyodide_pure_build`."),
+                        "by `pyodide_pure_build`; for a `wheel_source`, a wheel that is not `*-none-any` (it fits " +
+                        "one profile; it is tested in that profile's runtime)."),
     "constraints": ([], "list of strings: `requirements.constraint` (PEP 508)."),
     "cross_script": ("", "string: `build.cross-script` (bash)."),
     "cxxflags": ("", "string: `build.cxxflags`."),
@@ -62,7 +63,10 @@ RECIPE_FIELDS = {
     "unvendor_tests": (True, "bool: `build.unvendor-tests`."),
     "url": (None, "string or None: `source.url`."),
     "version": (REQUIRED, "string: `package.version`."),
-    "wheel": (REQUIRED, "string: the pure wheel's file name, `<name>-<version>-py3-none-any.whl`; empty for a library."),
+    "wheel": (REQUIRED, "string: the pure wheel's file name, `<name>-<version>-py3-none-any.whl`; empty for a " +
+                        "library; for a `wheel_source`, the source wheel's own name (`archive`)."),
+    "wheel_source": (False, "bool: `source.url` is a wheel, shipped by `pyodide_wheel_source` (its tags checked " +
+                            "against the profile) instead of being built."),
 }
 
 def recipe(directory, entry):
