@@ -54,6 +54,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from rules_pyodide.build_lock import LOCK_NAME, BuildLockError, read_lock
 from rules_pyodide.errors import prog, report, run_command
 from rules_pyodide.outputs import file_digest, write_atomic
 from rules_pyodide.recipe import Recipe, RecipeError, load_each, propagate
@@ -95,6 +96,30 @@ def archive_name(url: str) -> str:
 
 def repository_name(canonical: str) -> str:
     return "pyodide_source_" + re.sub(r"[^A-Za-z0-9_]", "_", canonical)
+
+
+def wheel_repository_name(filename: str) -> str:
+    """The `pyodide_source` repository of a locked build-requirement wheel (shared by every recipe locking it)."""
+    return "pyodide_wheel_" + re.sub(r"[^A-Za-z0-9_]", "_", filename.removesuffix(".whl")).lower()
+
+
+def build_lock_fields(meta: Path) -> dict[str, Any]:
+    """`build_lock` (the lock's file name in the recipe directory, or None) and `build_wheels` (the repositories of
+    its wheels, every Python's) of the recipe `meta`, and `wheel_sources` (what sources_bzl declares for them). No
+    lock: None and empty lists (the build uses the tool's own backends)."""
+    lock = meta.parent / LOCK_NAME
+    if not lock.is_file():
+        return {"build_lock": None, "build_wheels": [], "wheel_sources": []}
+    try:
+        wheels = read_lock(lock).wheels
+    except BuildLockError as err:
+        raise RecipeError(str(err)) from None
+    sources = sorted({(w.filename, w.url, w.sha256) for w in wheels})
+    return {
+        "build_lock": LOCK_NAME,
+        "build_wheels": [wheel_repository_name(f) for f, _, _ in sources],
+        "wheel_sources": [{"archive": f, "url": u, "sha256": h, "meta": str(lock)} for f, u, h in sources],
+    }
 
 
 def _declared_why(recipe: Recipe) -> str:
@@ -220,6 +245,7 @@ def _entry(
         "wheel": wheel,
         "profiles": list(recipe.package.profiles),
         "package_target": meta.parent.name + "_package" if recipe.package.profiles else meta.parent.name,
+        **build_lock_fields(meta),
     }
 
 
@@ -408,7 +434,10 @@ def pyodide_sources():
 
 def sources_bzl(data: Mapping[str, Any], distdir: str, source_rule: str) -> str:
     calls = []
+    wheels: dict[str, Mapping[str, str]] = {}
     for entry in data["recipes"].values():
+        for wheel in entry.get("wheel_sources", []):
+            wheels.setdefault(wheel["archive"], wheel)
         if not entry["url"]:
             continue
         calls.append(
@@ -420,6 +449,17 @@ def sources_bzl(data: Mapping[str, Any], distdir: str, source_rule: str) -> str:
             f"        meta = {starlark(entry['meta'])},\n"
             f"        sha256 = {starlark(entry['sha256'] or '')},\n"
             f"        url = {starlark(entry['url'])},\n"
+            "    )\n"
+        )
+    for archive, wheel in sorted(wheels.items()):
+        calls.append(
+            "    pyodide_source(\n"
+            f"        name = {starlark(wheel_repository_name(archive))},\n"
+            f"        archive = {starlark(archive)},\n"
+            f"        distdir = {starlark(distdir)},\n"
+            f"        meta = {starlark(wheel['meta'])},\n"
+            f"        sha256 = {starlark(wheel['sha256'])},\n"
+            f"        url = {starlark(wheel['url'])},\n"
             "    )\n"
         )
     return SOURCES_TEMPLATE.format(rule=starlark(source_rule), body="".join(calls) or "    pass\n")

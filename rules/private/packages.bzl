@@ -67,6 +67,11 @@ def _check_listing(data):
     known = sorted(data.recipes.keys() + data.disabled + data.stdlib + data.broken.keys())
     added = [d for d in on_disk if d not in known]
     removed = [d for d in known if d not in on_disk]
+
+    # A new build-requirements.lock is not watched until the rule re-runs either.
+    locks = sorted([path.split("/")[0] for path in native.glob(["*/build-requirements.lock"])])
+    locked = sorted([d for d, r in data.recipes.items() if r.build_lock])
+    added += ["{}/build-requirements.lock".format(d) for d in locks if d not in locked and d in data.recipes]
     if added or removed:
         fail(("{}/*/meta.yaml: the recipe list is out of date (new: {}; removed: {}). Bazel 4 cannot watch the " +
               "recipes directory: run `{}` (or `bazel shutdown`) once, then build again.").format(
@@ -208,6 +213,8 @@ def _build(name, r, all_recipes, names):
         executables = r.executables,
         constraints = r.constraints,
         build_extras = r.build_extras,
+        build_lock = ":{}/{}".format(name, r.build_lock) if r.build_lock else None,
+        build_wheels = ["@{}//:archive".format(w) for w in r.build_wheels],
     )
     if not r.compiled:
         pyodide_pure_build(meta = r.meta, **common)

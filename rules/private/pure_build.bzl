@@ -9,7 +9,7 @@ deterministic wheel; index fragments are written beside it. Outputs (under `<tar
 `site` (the installed tree, for `file_package`), `tests` and `fragments`.
 """
 
-load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "ZIP_EPOCH", "add_build_env_args", "run_tool", "tool_args")
+load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "ZIP_EPOCH", "add_build_env_args", "build_lock_inputs", "run_tool", "tool_args")
 load(":providers.bzl", "PyodideBuildInfo", "PyodidePackageInfo")
 
 def _site(dep):
@@ -41,7 +41,7 @@ def _pyodide_pure_build_impl(ctx):
     run_tool(
         ctx,
         args,
-        inputs = [ctx.file.src] + host_sites,
+        inputs = [ctx.file.src] + host_sites + build_lock_inputs(ctx.attr),
         outputs = [wheel, site, tests, fragments],
         mnemonic = "PyodideBuild",
         progress_message = "Building wheel of {}".format(ctx.label),
