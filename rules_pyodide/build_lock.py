@@ -359,6 +359,16 @@ def lock_recipe(packages: Path, directory: str, distdir: Path) -> Path:
         raise BuildLockError(f"{meta}: {archive} is missing: run `rules-pyodide fetch {directory}` first")
     if source.sha256 and sha256_file(archive) != source.sha256:
         raise BuildLockError(f"{meta}: {archive} does not have source.sha256: run `rules-pyodide fetch {directory}`")
+    return lock_archive(packages, directory, archive)
+
+
+def lock_archive(packages: Path, directory: str, archive: Path) -> Path:
+    """Writes the lock of the recipe `packages/<directory>` from its sdist `archive`; returns its path (also what
+    `rules-pyodide mkpkg` calls for the recipe it writes)."""
+    from rules_pyodide.recipe import load_recipe
+
+    meta = packages / directory / "meta.yaml"
+    recipe = load_recipe(meta)
     if archive.name.endswith(".whl"):
         raise BuildLockError(f"{meta}: source.url is a wheel: nothing is built, so there is nothing to lock")
     requires = build_requirements(
