@@ -44,6 +44,7 @@ from pathlib import Path, PurePosixPath
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 from rules_pyodide.errors import RulesPyodideError, prog, run_command
 from rules_pyodide.outputs import sha256_file, write_atomic
@@ -58,7 +59,6 @@ LOCK_NAME = "build-requirements.lock"
 # PEP 518: what a source tree without `[build-system] requires` is built with.
 DEFAULT_REQUIRES = ("setuptools>=40.8.0", "wheel")
 INDEX = "https://pypi.org/simple"
-JSON_API = "https://pypi.org/pypi/{name}/{version}/json"
 # (python_version, python_full_version for markers, wheel ABI): the hosts' Pythons (tools/lock_tool_requirements.py).
 TARGETS = (("3.11", "3.11.2", "cp311"), ("3.13", "3.13.5", "cp313"))
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
@@ -308,27 +308,32 @@ def pip_resolve(requires: Sequence[str], constraints: Sequence[str], version: st
 
 
 def pure_alternative(wheel: LockedWheel) -> LockedWheel:
-    """The `py3-none-any` wheel of the same release, when PyPI has one (pure wheels are preferred); else `wheel`."""
-    tags = parse_wheel_filename(wheel.filename)[3]
-    if all(t.abi == "none" and t.platform == "any" for t in tags):
+    """The `py3-none-any` wheel of the same release, when the index has one (pure wheels are preferred); else
+    `wheel`. The index is asked through its JSON simple API (PEP 691), the one pip uses."""
+    if _is_pure(wheel.filename):
         return wheel
+    request = urllib.request.Request(
+        f"{INDEX}/{wheel.name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json", "User-Agent": PROG}
+    )
     try:
-        with urllib.request.urlopen(JSON_API.format(name=wheel.name, version=wheel.version), timeout=60) as response:
-            files = json.load(response).get("urls", [])
+        with urllib.request.urlopen(request, timeout=60) as response:
+            files = json.load(response).get("files", [])
     except (urllib.error.URLError, TimeoutError, ValueError):
         return wheel
     for file in sorted(files, key=lambda f: str(f.get("filename"))):
         filename = str(file.get("filename", ""))
-        if not filename.endswith(".whl"):
+        sha = str((file.get("hashes") or {}).get("sha256", ""))
+        if not filename.endswith(".whl") or not sha or file.get("yanked"):
             continue
-        ftags = parse_wheel_filename(filename)[3]
-        if all(t.abi == "none" and t.platform == "any" for t in ftags) and any(
-            t.interpreter in ("py3", "py2.py3") or t.interpreter.startswith("py3") for t in ftags
-        ):
-            return LockedWheel(
-                wheel.name, wheel.version, str(file["url"]), str(file["digests"]["sha256"]), wheel.pythons
-            )
+        _, version, _, _ = parse_wheel_filename(filename)
+        if str(version) == str(Version(wheel.version)) and _is_pure(filename):
+            return LockedWheel(wheel.name, wheel.version, str(file["url"]), sha, wheel.pythons)
     return wheel
+
+
+def _is_pure(filename: str) -> bool:
+    tags = parse_wheel_filename(filename)[3]
+    return all(t.abi == "none" and t.platform == "any" for t in tags) and any(t.interpreter == "py3" for t in tags)
 
 
 def resolve(requires: Sequence[str], constraints: Sequence[str]) -> list[LockedWheel]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import subprocess
 import sys
 import tarfile
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -268,3 +270,38 @@ def test_recipes_bzl_declares_the_wheels_for_the_locked_recipe_only(tmp_path: Pa
     assert f'archive = "{FLIT.name}"' in sources and f'sha256 = "{sha256(FLIT)}"' in sources
     (tmp_path / "a" / build_lock.LOCK_NAME).write_text("garbage\n")
     assert "a/build-requirements.lock:1: expected `name==version" in recipes_bzl.convert(tmp_path)["broken"]["a"]
+
+
+def test_a_pure_wheel_of_the_same_release_is_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
+    files = [
+        {
+            "filename": "Cython-3.0.12-cp311-cp311-manylinux_2_17_x86_64.whl",
+            "url": f"{FILES}/Cython-3.0.12-cp311-cp311-manylinux_2_17_x86_64.whl",
+            "hashes": {"sha256": "1" * 64},
+        },
+        {
+            "filename": "Cython-3.0.11-py2.py3-none-any.whl",
+            "url": f"{FILES}/Cython-3.0.11-py2.py3-none-any.whl",
+            "hashes": {"sha256": "2" * 64},
+        },
+        {
+            "filename": "Cython-3.0.12-py2.py3-none-any.whl",
+            "url": f"{FILES}/Cython-3.0.12-py2.py3-none-any.whl",
+            "hashes": {"sha256": "3" * 64},
+        },
+        {"filename": "Cython-3.0.12.tar.gz", "url": f"{FILES}/Cython-3.0.12.tar.gz", "hashes": {"sha256": "4" * 64}},
+    ]
+    asked: list[str] = []
+
+    def urlopen(request: object, timeout: float) -> io.BytesIO:
+        asked.append(getattr(request, "full_url", ""))
+        return io.BytesIO(json.dumps({"files": files}).encode())
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    binary = wheel("cython", "3.0.12", "Cython-3.0.12-cp311-cp311-manylinux_2_17_x86_64.whl", "1" * 64, "3.11")
+    pure = build_lock.pure_alternative(binary)
+    assert (pure.filename, pure.sha256, pure.pythons) == ("Cython-3.0.12-py2.py3-none-any.whl", "3" * 64, ("3.11",))
+    assert asked == ["https://pypi.org/simple/cython/"]
+    ninja = wheel("ninja", "1.11.1", "ninja-1.11.1-py3-none-manylinux_2_17_x86_64.whl", "5" * 64)
+    assert build_lock.pure_alternative(ninja) == ninja  # no pure wheel of that release: the binary stays
+    assert build_lock.pure_alternative(pure) == pure and len(asked) == 2  # a pure one is not looked up
