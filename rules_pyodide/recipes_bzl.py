@@ -103,17 +103,24 @@ def wheel_repository_name(filename: str) -> str:
     return "pyodide_wheel_" + re.sub(r"[^A-Za-z0-9_]", "_", filename.removesuffix(".whl")).lower()
 
 
-def build_lock_fields(meta: Path) -> dict[str, Any]:
+def build_lock_fields(meta: Path, archive: str | None = None) -> dict[str, Any]:
     """`build_lock` (the lock's file name in the recipe directory, or None) and `build_wheels` (the repositories of
     its wheels, every Python's) of the recipe `meta`, and `wheel_sources` (what sources_bzl declares for them). No
-    lock: None and empty lists (the build uses the tool's own backends)."""
+    lock: None and empty lists (the build uses the tool's own backends). A lock made from another sdist than the
+    recipe's `archive` (the version was changed) is an error of the recipe."""
     lock = meta.parent / LOCK_NAME
     if not lock.is_file():
         return {"build_lock": None, "build_wheels": [], "wheel_sources": []}
     try:
-        wheels = read_lock(lock).wheels
+        parsed = read_lock(lock)
     except BuildLockError as err:
         raise RecipeError(str(err)) from None
+    if archive and parsed.source and parsed.source != archive:
+        raise RecipeError(
+            f"{lock}: made from {parsed.source}, but the recipe's source is {archive}: run "
+            f"`rules-pyodide fetch {meta.parent.name}` and `rules-pyodide lock-build {meta.parent.name}`"
+        )
+    wheels = parsed.wheels
     sources = sorted({(w.filename, w.url, w.sha256) for w in wheels})
     return {
         "build_lock": LOCK_NAME,
@@ -245,7 +252,7 @@ def _entry(
         "wheel": wheel,
         "profiles": list(recipe.package.profiles),
         "package_target": meta.parent.name + "_package" if recipe.package.profiles else meta.parent.name,
-        **build_lock_fields(meta),
+        **build_lock_fields(meta, archive),
     }
 
 

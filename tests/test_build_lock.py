@@ -33,10 +33,10 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def flit_lock(path: Path, sha: str = "") -> Path:
-    """A lock of the tool's own flit_core wheel (as `lock-build` would write it)."""
+def flit_lock(path: Path, sha: str = "", source: str = "tiny_pkg-1.0.tar.gz") -> Path:
+    """A lock of the tool's own flit_core wheel (as `lock-build` would write it from the sdist `source`)."""
     locked = wheel("flit-core", "3.12.0", FLIT.name, sha or sha256(FLIT))
-    path.write_text(render("tiny-pkg", "tiny_pkg-1.0.tar.gz", ["flit_core>=3.2,<4"], [], [locked]))
+    path.write_text(render("tiny-pkg", source, ["flit_core>=3.2,<4"], [], [locked]))
     return path
 
 
@@ -60,6 +60,7 @@ def test_render_is_sorted_and_parses_back(tmp_path: Path) -> None:
     assert '# requires: ["setuptools<46", "cython>=0.29,<3"]' in text and "# pythons: 3.11 3.13" in text
     lock = parse_lock(text, tmp_path / "build-requirements.lock")
     assert lock.requires == ("setuptools<46", "cython>=0.29,<3") and lock.pythons == ("3.11", "3.13")
+    assert lock.source == "x-1.0.tar.gz"
     assert sorted((w.name, w.version, w.url, w.sha256) for w in lock.wheels) == sorted(
         (w.name, w.version, w.url, w.sha256) for w in wheels
     )
@@ -259,7 +260,7 @@ def test_recipes_bzl_declares_the_wheels_for_the_locked_recipe_only(tmp_path: Pa
             f"package:\n  name: {name}\n  version: '1.0'\nsource:\n  url: https://example.org/{name}-1.0.tar.gz\n"
             f"  sha256: {'a' * 64}\n"
         )
-    flit_lock(tmp_path / "a" / build_lock.LOCK_NAME)
+    flit_lock(tmp_path / "a" / build_lock.LOCK_NAME, source="a-1.0.tar.gz")
     data = recipes_bzl.convert(tmp_path)
     a, b = data["recipes"]["a"], data["recipes"]["b"]
     assert a["build_lock"] == "build-requirements.lock"
@@ -268,6 +269,12 @@ def test_recipes_bzl_declares_the_wheels_for_the_locked_recipe_only(tmp_path: Pa
     sources = recipes_bzl.sources_bzl(data, ".cache/distdir", "@//rules/private:source_repository.bzl")
     assert sources.count("pyodide_source(\n") == 3
     assert f'archive = "{FLIT.name}"' in sources and f'sha256 = "{sha256(FLIT)}"' in sources
+    flit_lock(tmp_path / "a" / build_lock.LOCK_NAME, source="a-0.9.tar.gz")
+    message = recipes_bzl.convert(tmp_path)["broken"]["a"]
+    assert message.endswith(
+        "made from a-0.9.tar.gz, but the recipe's source is a-1.0.tar.gz: run `rules-pyodide "
+        "fetch a` and `rules-pyodide lock-build a`"
+    ), message
     (tmp_path / "a" / build_lock.LOCK_NAME).write_text("garbage\n")
     assert "a/build-requirements.lock:1: expected `name==version" in recipes_bzl.convert(tmp_path)["broken"]["a"]
 

@@ -1,6 +1,7 @@
 """A recipe's build-requirements.lock in Bazel (rules_pyodide.build_lock), in a fresh copy of the workspace: its
 wheels are inputs of that recipe's build action only, so editing the lock re-runs that action (with a new key) and
-no other recipe's. Small on purpose: two pure recipes' builds (tomlkit, locked; six, not), no runtime."""
+no other recipe's, and the locked build is deterministic. Small on purpose: two pure recipes' builds (tomlkit,
+locked; six, not), no runtime."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bazel_workspace import action_key, checkout
+from bazel_workspace import action_key, checkout, output_digests
 
 pytestmark = pytest.mark.bazel
 
@@ -41,5 +42,8 @@ def test_editing_a_lock_changes_that_recipes_build_key_only(tmp_path: Path) -> N
         # Only tomlkit's build ran again, under another key; six's (same key) was not re-run.
         assert sorted(second) == ["tomlkit"]
         assert action_key(second["tomlkit"]) != action_key(first["tomlkit"])
+        # The two runs built in fresh isolated environments: the same wheel, bit for bit.
+        wheel = "bazel-out/k8-fastbuild/bin/packages/tomlkit_build/tomlkit-0.13.2-py3-none-any.whl"
+        assert output_digests([first["tomlkit"]])[wheel] == output_digests([second["tomlkit"]])[wheel]
     finally:
         ws.shutdown()
