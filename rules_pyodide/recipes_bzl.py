@@ -19,7 +19,10 @@ rules_pyodide extensions of the format; `slow` is true for `package.tag: [slow]`
 
 Besides the recipe fields, each entry has values derived here, where PEP 440/503 are at hand: `wheel` (the wheel's
 file name, `<name>-<version>-py3-none-any.whl`), `archive` (the url's base name), `source_repo`, and `run`/`host`/
-`test_requires` as the `//packages` targets of the packages they name (see below).
+`test_requires` as the `//packages` targets of the packages they name (see below). A recipe directory with a
+`build-requirements.lock` (rules_pyodide.build_lock) gets `build_lock`, `build_wheels` (one `pyodide_source`
+repository per wheel, `pyodide_wheel_<file>`, declared in `sources.bzl` once however many recipes lock it) and
+`wheel_sources`; a lock that does not parse, or was made from another sdist than the recipe's, breaks the recipe.
 
 Per-profile recipes (`package.profiles`, see rules_pyodide.recipe): a package name that has a recipe listing its
 profiles is a *selected name*: `RECIPES["names"][<canonical name>]` is `{"name": display name, "profiles": {profile:

@@ -7,7 +7,8 @@ has no patches or extras), `<name>_build` (pyodide_pure_build), `<name>_site` (i
 `<name>_files/<package>` (file_package of that tree: `<package>.data` + `<package>.js`, `<package>` being the
 package's PEP 503 name, the same as `<name>` but for per-profile recipes) and `<name>` (pyodide_package, with
 `PyodidePackageInfo`). `requirements.run` become `deps` of `<name>`, `requirements.host` become `host_deps` of
-`<name>_build`. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
+`<name>_build`. A recipe with a `build-requirements.lock` (rules_pyodide.build_lock) passes it and its wheels
+(`@pyodide_wheel_<file>//:archive`) to `<name>_build` only: its backend runs in an isolated environment of them. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
 
 Compiled recipes (`compiled` of the entry: found out from the source, see rules_pyodide.recipes_bzl) get a
 `pyodide_emcc_build` as `<name>_build` instead, for the profile chosen by `--//:pyodide`; host requirements that are library recipes become its
