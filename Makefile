@@ -4,7 +4,8 @@ PY := .venv/bin/python
 BAZEL := bazel
 # The machine-level Bazel disk cache that `make test` and `make demo` share between clones (what CI keeps between
 # runs): every output is the same whatever the checkout's path, so a second clone's `bazel test //...` is mostly cache
-# hits. Bazel 4 never trims it: delete the directory to reclaim the space. The integration tests never use it.
+# hits. Bazel 4 never trims it: delete the directory to reclaim the space. The pytest integration tests use it too
+# (tests/bazel_workspace.py), except the cold builds whose point is running every action.
 DISK_CACHE := $(HOME)/.cache/rules_pyodide/bazel-disk-cache
 
 .PHONY: setup demo test lint unit bazel-test bench bench-numpy clean
@@ -24,7 +25,7 @@ lint: setup
 	  | xargs -0 -r js/node_modules/.bin/buildifier -mode=check -lint=warn
 
 unit: setup
-	$(PY) -m pytest -q
+	RULES_PYODIDE_DISK_CACHE=$(DISK_CACHE) $(PY) -m pytest -q
 
 bazel-test: setup
 	$(BAZEL) test --disk_cache=$(DISK_CACHE) //...

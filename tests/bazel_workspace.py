@@ -6,6 +6,13 @@ sources of the main workspace's distdir and the rules-pyodide tool's locked whee
 (the tool is the PEX of toolchains/tool.bzl); with `venv=True` it is linked anyway.
 `Workspace.bazel` runs Bazel there; `spawns` reads Bazel's JSON execution log, `action_key` digests what a remote
 cache keys a spawn on, `process_summary` parses the closing "N processes: ..." line.
+
+A workspace given `disk_cache=machine_disk_cache()` builds with the machine-level Bazel disk cache that `make test`
+names in $RULES_PYODIDE_DISK_CACHE (the one its `bazel test //...` and other clones share): tests about what a build
+does (which actions run, what errors say, what the outputs are) get the same outputs from it as from a cold build,
+and a second clone of the same commit runs them without building again. Bazel's execution log lists cache hits too
+(runner "remote cache hit"). Tests whose point is executing every action (the producer that fills the remote caches,
+the benchmarks) keep `disk_cache=None`.
 """
 
 from __future__ import annotations
@@ -26,11 +33,25 @@ ROOT = Path(__file__).resolve().parent.parent
 _SUMMARY = re.compile(r"^INFO: (\d+) processes?(?:: (.*?))?\.?$", re.MULTILINE)
 
 
+# Bazel commands that take build options (and so `--disk_cache`); query, sync, clean, shutdown and info do not.
+_BUILD_COMMANDS = frozenset({"aquery", "build", "cquery", "run", "test"})
+# Runners of a spawn that ran in Bazel's sandbox or whose result came from a cache (filled by sandboxed spawns only:
+# no spawn of ours runs unsandboxed, which the cold builds check).
+SANDBOXED_OR_CACHED = frozenset({"linux-sandbox", "remote cache hit"})
+
+
+def machine_disk_cache() -> Path | None:
+    """The machine-level Bazel disk cache `make test` uses ($RULES_PYODIDE_DISK_CACHE), if any."""
+    value = os.environ.get("RULES_PYODIDE_DISK_CACHE", "")
+    return Path(value) if value else None
+
+
 @dataclass
 class Workspace:
     root: Path
     output_base: Path
     env: dict[str, str]
+    disk_cache: Path | None = None
 
     def command(self, *args: str) -> list[str]:
         startup = [f"--output_base={self.output_base}", "--max_idle_secs=600"]
@@ -38,6 +59,8 @@ class Workspace:
         # (`exec<N>.log`, megabytes) behind in /tmp.
         if "TMPDIR" in self.env:
             startup.append(f"--host_jvm_args=-Djava.io.tmpdir={self.env['TMPDIR']}")
+        if self.disk_cache and args and args[0] in _BUILD_COMMANDS:
+            args = (args[0], f"--disk_cache={self.disk_cache}", *args[1:])
         return ["bazel", *startup, *args]
 
     def bazel(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -167,7 +190,7 @@ class Producer:
         return self.ws.root / ".bazel" / "bin" / RELEASE_DIR
 
 
-def checkout(base: Path, relative: str, path_prefix: str = "") -> Workspace:
+def checkout(base: Path, relative: str, path_prefix: str = "", disk_cache: Path | None = None) -> Workspace:
     """A fresh checkout at `base/relative` set up as by `make setup` (recipe sources and the tool's wheels; no
     $RULES_PYODIDE_PYTHON), with its own output base and TMPDIR, and `path_prefix` put before the host PATH."""
     root = copy_workspace(base / relative)
@@ -175,7 +198,7 @@ def checkout(base: Path, relative: str, path_prefix: str = "") -> Workspace:
     tmpdir.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "RULES_PYODIDE_PYTHON"}
     env.update(TMPDIR=str(tmpdir), PATH=path_prefix + os.environ["PATH"])
-    return Workspace(root, base / "output_base", env)
+    return Workspace(root, base / "output_base", env, disk_cache)
 
 
 def ci_flags(server: CacheServer, *targets: str) -> tuple[str, ...]:

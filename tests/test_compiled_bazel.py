@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bazel_workspace import Workspace, copy_workspace
+from bazel_workspace import Workspace, copy_workspace, machine_disk_cache
 
 from rules_pyodide.toolchain_tree import tree_path
 
@@ -40,7 +40,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     env = {k: v for k, v in os.environ.items() if k != "RULES_PYODIDE_PYTHON"}
     env.pop("EM_CONFIG", None)
     env.pop("EMSDK", None)
-    workspace = Workspace(root, base / "output_base", env)
+    workspace = Workspace(root, base / "output_base", env, machine_disk_cache())
     yield workspace
     workspace.shutdown(expunge=True)
 
@@ -105,7 +105,7 @@ def test_missing_library_names_it(ws: Workspace) -> None:
 def test_missing_toolchain_tree_says_how_to_get_one(ws: Workspace) -> None:
     ws.bazel("build", "//packages:six")
     env = dict(ws.env, RULES_PYODIDE_TOOLCHAINS="/nonexistent/toolchains")
-    other = Workspace(ws.root, ws.output_base, env)
+    other = Workspace(ws.root, ws.output_base, env, ws.disk_cache)
     try:
         err = other.fails("build", "//packages:markupsafe")
     finally:

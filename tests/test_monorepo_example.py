@@ -3,11 +3,13 @@
 Two fresh checkouts at different paths, each with its own output base and TMPDIR: the first has the checkout's
 `.venv` linked in (as `make setup` leaves a checkout), the second has no `.venv` at all. In each,
 `bazel test //...` inside examples/monorepo builds its recipes (six, pure; MarkupSafe, compiled for the profile its
-.bazelrc selects), its file_package, pyodide_pack and pyodide_bundle, and runs its tests in real Pyodide. Then:
+.bazelrc selects), its file_package, pyodide_pack and pyodide_bundle, and runs its tests in real Pyodide (with the
+machine's disk cache when `make test` gives one, as a user's CI would: outputs and test results of these exact inputs
+may come from it). Then:
 
-- every action ran in Bazel's sandbox, and none names `.venv`, either checkout or output base in its command line,
-  environment or inputs (the JSON execution log lists each spawn's inputs): the actions run the rules-pyodide PEX,
-  which is an input of every rules_pyodide action, with the same digest in both;
+- every action ran in Bazel's sandbox (or came from the cache), and none names `.venv`, either checkout or output
+  base in its command line, environment or inputs (the JSON execution log lists each spawn's inputs): the actions
+  run the rules-pyodide PEX, which is an input of every rules_pyodide action, with the same digest in both;
 - every action has the same remote-cache key in both (command line, environment, inputs with digests, outputs):
   deleting `.venv`, or moving the checkout, changes no action key;
 - a WORKSPACE that skips a set-up macro, and an unknown profile, each fail with one line saying what to do.
@@ -25,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bazel_workspace import ROOT, Workspace, action_key, copy_workspace, read_execution_log
+from bazel_workspace import (
+    ROOT,
+    SANDBOXED_OR_CACHED,
+    Workspace,
+    action_key,
+    copy_workspace,
+    machine_disk_cache,
+    read_execution_log,
+)
 
 pytestmark = pytest.mark.bazel
 
@@ -54,7 +64,7 @@ def _example(base: Path, relative: str, venv: bool) -> Example:
     tmpdir.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RULES_PYODIDE_")}
     env["TMPDIR"] = str(tmpdir)
-    ws = Workspace(checkout / EXAMPLE, base / "output_base", env)
+    ws = Workspace(checkout / EXAMPLE, base / "output_base", env, machine_disk_cache())
     log = base / "exec.json"
     result = ws.bazel("test", f"--execution_log_json_file={log}", "//...")
     return Example(checkout, ws, read_execution_log(log), result.stdout + result.stderr)
@@ -87,7 +97,9 @@ def test_builds_and_tests_pass_offline(examples: tuple[Example, Example]) -> Non
     for example in examples:
         assert (example.checkout / ".venv").exists() == (example is examples[0])
         for test in TESTS:
-            assert re.search(rf"^{re.escape(test)}\s+PASSED", example.output, re.MULTILINE), example.output[-3000:]
+            # "(cached) PASSED": the machine's disk cache has this test's result for exactly these inputs.
+            passed = rf"^{re.escape(test)}\s+(\(cached\) )?PASSED"
+            assert re.search(passed, example.output, re.MULTILINE), example.output[-3000:]
         mnemonics = {s["mnemonic"] for s in example.spawns}
         wanted = {"PyodideBuild", "PyodideEmccBuild", "PyodideFilePackage", "PyodidePack", "PyodideBundle"}
         assert wanted <= mnemonics, mnemonics
@@ -99,7 +111,7 @@ def test_no_action_reads_the_venv_and_every_one_runs_the_pex(examples: tuple[Exa
     pex_digests = set()
     for example in examples:
         for spawn in example.spawns:
-            assert spawn["runner"] == "linux-sandbox", f"{spawn['progressMessage']} ran outside the sandbox"
+            assert spawn["runner"] in SANDBOXED_OR_CACHED, f"{spawn['progressMessage']} ran outside the sandbox"
             text = json.dumps([spawn["commandArgs"], spawn["environmentVariables"], spawn["inputs"]])
             assert ".venv" not in text, f"{spawn['progressMessage']} names a .venv"
             for host_path in (example.checkout, example.ws.output_base):
@@ -134,7 +146,7 @@ def _workspace_without(example: Example, line: str, tmp_path: Path) -> Workspace
     (root / ".bazelrc").write_text((example.ws.root / ".bazelrc").read_text().replace("../../", f"{example.checkout}/"))
     (root / "third_party" / "pyodide").mkdir(parents=True)
     (root / "third_party" / "pyodide" / "BUILD.bazel").write_text("")
-    return Workspace(root, tmp_path / "output_base", example.ws.env)
+    return Workspace(root, tmp_path / "output_base", example.ws.env, example.ws.disk_cache)
 
 
 def test_forgotten_macro_is_one_line_saying_what_to_add(first: Example, tmp_path: Path) -> None:
@@ -162,7 +174,7 @@ def test_the_dist_archive_works_from_http_archive(first: Example, tmp_path: Path
     """README's http_archive lines (from //:dist_archive) in a user workspace, offline: the archive comes from a
     --distdir by base name and sha256, and a pure recipe builds and loads in Pyodide from it."""
     one = first
-    rules = Workspace(one.checkout, tmp_path / "rules_output_base", one.ws.env)
+    rules = Workspace(one.checkout, tmp_path / "rules_output_base", one.ws.env, one.ws.disk_cache)
     distdir = tmp_path / "distdir"
     try:
         rules.bazel("build", "//:dist_archive")
@@ -196,7 +208,7 @@ def test_the_dist_archive_works_from_http_archive(first: Example, tmp_path: Path
     shutil.copytree(
         example / "third_party" / "pyodide" / "six", root / "third_party" / "pyodide" / "six", dirs_exist_ok=True
     )
-    user = Workspace(root, tmp_path / "user_output_base", one.ws.env)
+    user = Workspace(root, tmp_path / "user_output_base", one.ws.env, one.ws.disk_cache)
     try:
         result = user.bazel("test", "//third_party/pyodide:six_test")
     finally:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bazel_workspace import ROOT, Workspace, copy_workspace
+from bazel_workspace import ROOT, Workspace, copy_workspace, machine_disk_cache
 
 from rules_pyodide.recipe import Recipe, load_recipe
 from rules_pyodide.runtimes import load_table
@@ -35,7 +35,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     base = tmp_path_factory.mktemp("bazel_ws")
     root = copy_workspace(base / "rules_pyodide")
     env = {k: v for k, v in os.environ.items() if k != "RULES_PYODIDE_PYTHON"}
-    workspace = Workspace(root, base / "output_base", env)
+    workspace = Workspace(root, base / "output_base", env, machine_disk_cache())
     yield workspace
     workspace.shutdown(expunge=True)
 

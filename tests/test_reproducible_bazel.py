@@ -1,10 +1,11 @@
-"""Reproducibility and hermeticity of the build: `//packages:core_release` built twice from scratch.
+"""Reproducibility and hermeticity of the build: `//packages:core_release` built twice, once from scratch.
 
 The two builds differ in everything that must not matter: checkout directory (and its depth), output base, TMPDIR,
 and the host PATH (the second one starts with a directory whose `python3` is another interpreter, Debian's when there
 is one). Both run the rules-pyodide PEX built from the checkout's locked wheels (no `.venv`, no
 $RULES_PYODIDE_PYTHON). The first is the session's `producer` (tests/conftest.py), which also filled the HTTP cache
-for the remote-cache tests. Then:
+for the remote-cache tests. The second has the machine's disk cache when `make test` gives one, so on a machine
+that built this commit before, its outputs are those of an earlier cold build in another checkout. Then:
 - every output of every action (wheels, file packages, index files, the release and its tarball, and every
   intermediate file; build logs aside) has the same sha256 in both builds, and so has every file of the release;
 - every action has the same remote-cache key (command line, environment, inputs with digests, outputs), ran in
@@ -25,7 +26,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bazel_workspace import RELEASE, ROOT, Producer, Workspace, action_key, checkout, file_digests, output_digests
+from bazel_workspace import (
+    RELEASE,
+    ROOT,
+    SANDBOXED_OR_CACHED,
+    Producer,
+    Workspace,
+    action_key,
+    checkout,
+    file_digests,
+    machine_disk_cache,
+    output_digests,
+)
 
 pytestmark = pytest.mark.bazel
 
@@ -36,14 +48,16 @@ exec {python} "$@"
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory, producer: Producer) -> Iterator[tuple[Producer, Producer]]:
-    """The session's producer build, and a second cold build in another checkout, output base, TMPDIR and PATH."""
+    """The session's producer build (cold: every action runs), and a second build in another checkout, output base,
+    TMPDIR and PATH, with the machine's disk cache when `make test` gives one: its outputs are then those another
+    checkout built earlier (a second clone of the same commit builds nothing), else it runs every action too."""
     base = tmp_path_factory.mktemp("repro_two")
     other_bin = base / "other_bin"
     other_bin.mkdir()
     other = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
     (other_bin / "python3").write_text(OTHER_PYTHON.format(python=other))
     (other_bin / "python3").chmod(0o755)
-    second = checkout(base, "some/much/deeper/checkout", path_prefix=f"{other_bin}{os.pathsep}")
+    second = checkout(base, "some/much/deeper/checkout", f"{other_bin}{os.pathsep}", machine_disk_cache())
     try:
         yield producer, Producer(second, second.spawns(RELEASE))
     finally:
@@ -77,9 +91,9 @@ def test_action_keys_ignore_checkout_path_output_base_tmpdir_and_host_path(build
     one, two = builds
     keys = sorted((s["mnemonic"], s["listedOutputs"][0], action_key(s)) for s in one.spawns)
     assert keys == sorted((s["mnemonic"], s["listedOutputs"][0], action_key(s)) for s in two.spawns)
-    for build in builds:
+    for build, runners in zip(builds, ({"linux-sandbox"}, SANDBOXED_OR_CACHED), strict=True):
         for spawn in build.spawns:
-            assert spawn["runner"] == "linux-sandbox", f"{spawn['progressMessage']} ran outside the sandbox"
+            assert spawn["runner"] in runners, f"{spawn['progressMessage']} ran outside the sandbox"
             assert spawn["remotable"] and spawn["cacheable"], spawn["progressMessage"]
             text = json.dumps([spawn["commandArgs"], spawn["environmentVariables"], spawn["inputs"]])
             for host_path in (build.ws.root, build.ws.output_base, build.ws.env["TMPDIR"]):

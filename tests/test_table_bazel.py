@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from bazel_workspace import ROOT, Workspace, copy_workspace
+from bazel_workspace import ROOT, Workspace, copy_workspace, machine_disk_cache
 
 pytestmark = pytest.mark.bazel  # it runs Bazel in a copy of the workspace
 
@@ -36,7 +36,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     profile = json.loads((fake / "profile.json").read_text())
     profile["cflags"].append("-DRULES_PYODIDE_FAKE_PROFILE")
     (fake / "profile.json").write_text(json.dumps(profile))
-    workspace = Workspace(root, base / "output_base", dict(os.environ))
+    workspace = Workspace(root, base / "output_base", dict(os.environ), machine_disk_cache())
     yield workspace
     workspace.shutdown()
 
