@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("rules_pyodide.run", "run Python in real Pyodide (Node) with a dist's packages in its index"),
     "mkpkg": ("rules_pyodide.mkpkg", "write packages/NAME/meta.yaml from a PyPI sdist's metadata (pip download)"),
     "fetch": ("rules_pyodide.fetch", "download every recipe's source into the distdir (pip) and check its checksum"),
+    "lock-build": (
+        "rules_pyodide.build_lock",
+        "resolve recipes' build requirements into packages/NAME/build-requirements.lock (needs PyPI)",
+    ),
     "pack": ("rules_pyodide.pack", "pack files, a directory, an environment or index packages into file packages"),
     "bundle": ("rules_pyodide.bundle", "trace an app in Pyodide and pack only the files it uses; validate the bundle"),
     "release": ("rules_pyodide.release", "assemble a release (dist, loader, SHA256SUMS, provenance) or verify one"),

@@ -13,7 +13,11 @@
 
 Everything happens in one scratch directory next to the outputs, with no network (the Bazel action blocks it).
 First, each `--executable` (requirements.executable) must be on PATH, or the build stops at once saying which, and
-`--constraint` / `--build-extra` must hold in the build environment (pure_build.check_build_requirements).
+`--constraint` / `--build-extra` must hold in the build environment (pure_build.check_build_requirements). With
+`--build-lock` (the recipe's build-requirements.lock) and its `--build-wheel` files, that environment is a fresh
+isolated one with exactly the locked wheels (rules_pyodide.build_lock.create_build_env): its interpreter runs
+`pip wheel`, the backend and the `cython` shim, its `bin/` follows the shims on PATH (its `ninja` is $NINJA), and the
+include directories of its site-packages are mapped as the host's are.
 
 1. The source tree is copied; shims named cc/gcc/clang, c++/g++/clang++, ar, ranlib (and emcc's own names) go
    first on PATH and into CC, CXX, LDSHARED, AR, RANLIB: they run rules_pyodide/compiler_wrapper.py, which turns
@@ -66,6 +70,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rules_pyodide import meson_cross
+from rules_pyodide.build_lock import BuildEnv, BuildLockError, create_build_env, read_lock
 from rules_pyodide.cli import option_values
 from rules_pyodide.errors import prog, run_command
 from rules_pyodide.index import fragment_to_json, make_fragment
@@ -180,6 +185,8 @@ class Options:
     executable: tuple[str, ...] = ()
     constraint: tuple[str, ...] = ()
     build_extra: tuple[str, ...] = ()
+    build_lock: Path | None = None
+    build_wheel: tuple[Path, ...] = ()
     wheel: Path | None = None
     site: Path | None = None
     tests: Path | None = None
@@ -233,7 +240,7 @@ def split_host_sites(sites: Sequence[Path], ext_suffix: str) -> tuple[list[Path]
     return pure, compiled
 
 
-def write_shims(bin_dir: Path, config: Path) -> None:
+def write_shims(bin_dir: Path, config: Path, python: str = sys.executable) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name, role in SHIMS.items():
         shim = bin_dir / name
@@ -247,7 +254,7 @@ def write_shims(bin_dir: Path, config: Path) -> None:
     # `cython` (meson looks for it on PATH, for the build machine): the Cython of this interpreter's path, so a
     # host requirement on PYTHONPATH (packages/cython) wins over the one installed beside the interpreter.
     cython = bin_dir / "cython"
-    cython.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m cython "$@"\n', encoding="utf-8")
+    cython.write_text(f'#!/bin/sh\nexec {shlex.quote(python)} -m cython "$@"\n', encoding="utf-8")
     cython.chmod(0o755)
 
 
@@ -427,7 +434,7 @@ def _prefix_maps(scratch: Path) -> list[str]:
     return [f"-ffile-prefix-map={old}={new}" for old, new in maps.items()]
 
 
-def _wrapper_config(args: Options, scratch: Path, log: Path) -> Path:
+def _wrapper_config(args: Options, scratch: Path, log: Path, locked: BuildEnv | None = None) -> Path:
     host_includes, host_libs = _host_python_dirs()
     libraries = [p.resolve() for p in args.library]
     config = {
@@ -450,7 +457,7 @@ def _wrapper_config(args: Options, scratch: Path, log: Path) -> Path:
         "lib_dirs": [str(p / "lib") for p in libraries] + [str(scratch / "prefix" / "lib")],
         "host_include_dirs": host_includes,
         "host_lib_dirs": host_libs,
-        "host_site_dirs": _host_site_dirs(),
+        "host_site_dirs": _host_site_dirs() + ([str(locked.site), os.path.realpath(locked.site)] if locked else []),
         "target_sites": [str(p.resolve()) for p in split_host_sites(args.host_site, args.ext_suffix)[1]],
         "log": str(log),
     }
@@ -462,10 +469,10 @@ def _wrapper_config(args: Options, scratch: Path, log: Path) -> Path:
 _KEYWORDS = ("pyinit", "requested", "whole_archive")
 
 
-def _environment(args: Options, scratch: Path, config: Path) -> dict[str, str]:
+def _environment(args: Options, scratch: Path, config: Path, locked: BuildEnv | None = None) -> dict[str, str]:
     env = build_env(scratch, split_host_sites(args.host_site, args.ext_suffix)[0])
     bin_dir = scratch / "bin"
-    write_shims(bin_dir, config)
+    write_shims(bin_dir, config, str(locked.python) if locked else sys.executable)
     write_helpers(bin_dir)
     libraries = [p.resolve() for p in args.library]
     prefix = scratch / "prefix"
@@ -498,10 +505,25 @@ def _environment(args: Options, scratch: Path, config: Path) -> dict[str, str]:
             "EM_FROZEN_CACHE": "1",
         }
     )
-    ninja = Path(sysconfig.get_path("scripts")) / "ninja"
+    ninja = (locked.bin if locked else Path(sysconfig.get_path("scripts"))) / "ninja"
     if ninja.is_file():
         env["NINJA"] = str(ninja)
+    if locked:
+        env["PATH"] = f"{bin_dir}:{locked.bin}:{env['PATH'].split(':', 1)[1]}"
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*filter(None, env.get("PYTHONPATH", "").split(os.pathsep)), str(locked.frontend)]
+        )
     return env
+
+
+def _locked(args: Options, scratch: Path) -> BuildEnv | None:
+    """A locked build's isolated environment (rules_pyodide.build_lock), or None without `--build-lock`."""
+    if args.build_lock is None:
+        return None
+    try:
+        return create_build_env(scratch, read_lock(args.build_lock), args.build_wheel, args.name)
+    except BuildLockError as err:
+        raise BuildError(str(err)) from None
 
 
 @dataclass(frozen=True)
@@ -546,13 +568,15 @@ def build(args: Options) -> None:
         copy_source(args.source, src)
         (scratch / "prefix").mkdir()
         check_executables(args.executable, os.environ.get("PATH", os.defpath))
-        check_build_requirements(args.constraint, args.build_extra)
-        env = _environment(args, scratch, _wrapper_config(args, scratch, log))
+        locked = _locked(args, scratch)
+        check_build_requirements(args.constraint, args.build_extra, locked.site if locked else None)
+        env = _environment(args, scratch, _wrapper_config(args, scratch, log, locked), locked)
         env = run_script(args.script, src, env, log, "script", scratch)
         # cross-script: what it exports reaches the build, not build.post (pyodide-build runs it in the build env).
         build_env = run_script(args.cross_script, src, env, log, "cross-script", scratch)
         if args.type == "package" and shipped:
-            _build_package(args, shipped, scratch, build_env, log, post_base=env)
+            python = str(locked.python) if locked else sys.executable
+            _build_package(args, shipped, scratch, build_env, log, post_base=env, python=python)
         else:
             libs = _build_library(args, scratch, env, log)
             if shipped:
@@ -572,10 +596,11 @@ def _build_package(
     env: dict[str, str],
     log: Path,
     post_base: dict[str, str] | None = None,
+    python: str = sys.executable,
 ) -> None:
     src = scratch / "src"
     dist = scratch / "dist"
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-v"]
+    command = [python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-v"]
     command += ["--no-cache-dir", "--disable-pip-version-check", "--wheel-dir", str(dist)]
     flags = shlex.split(args.backend_flags)
     if meson_cross.uses_meson_python(src):
@@ -688,6 +713,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--executable", action="append", default=[], help="requirements.executable (repeat)")
     p.add_argument("--constraint", action="append", default=[], help="requirements.constraint (repeat)")
     p.add_argument("--build-extra", action="append", default=[], help="requirements.build-extras (repeat)")
+    p.add_argument("--build-lock", type=Path, help="the recipe's build-requirements.lock (isolated build)")
+    p.add_argument("--build-wheel", action="append", default=[], type=Path, help="a wheel of the lock (repeat)")
     p.add_argument("--log", required=True, type=Path, help="the build log to write")
     p.add_argument("--fragments", required=True, type=Path, help="directory to create: index fragments")
     p.add_argument("--wheel", type=Path, help="package archive to write (wheel, or zip for a shared library)")

@@ -3,6 +3,7 @@
     rules-pyodide fetch [--packages packages] [--distdir .cache/distdir] [--jobs 4] [NAME ...]
 
 For each enabled recipe with a `source.url` (or only the NAMEs given): exactly the file the url names is downloaded
+(and every wheel its `build-requirements.lock` names, checked against the lock's sha256: rules_pyodide.build_lock)
 (nothing is built or resolved: an sdist's build requirements are never installed to fetch it). Recipes naming the same
 archive share one download. The file must have the recipe's sha256 (or md5); a mismatch names the recipe and shows the
 expected and the actual digest, and nothing is written. It is stored under the url's base name (Bazel's `--distdir`
@@ -33,6 +34,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from rules_pyodide.build_lock import LOCK_NAME, BuildLockError, read_lock
 from rules_pyodide.errors import EXIT_ERROR, RulesPyodideError, prog, report, run_command
 from rules_pyodide.outputs import file_digest
 from rules_pyodide.recipe import Recipe, RecipeError, load_recipe
@@ -99,7 +101,19 @@ def wanted(packages: Path, only: Sequence[str] = ()) -> tuple[list[Wanted], list
             broken_selected.append(f"{meta}: {err}")
             continue
         result.append(Wanted(recipe.name, recipe.package.version, meta, archive, algorithm, digest, source.url))
+        try:
+            result += locked_wheels(recipe.name, recipe.package.version, packages / directory / LOCK_NAME)
+        except BuildLockError as err:
+            broken_selected.append(str(err))
     return result, broken_selected
+
+
+def locked_wheels(name: str, version: str, lock: Path) -> list[Wanted]:
+    """The wheels of a recipe's build-requirements lock (every Python's: the build action's inputs are all of them)."""
+    if not lock.is_file():
+        return []
+    wheels = read_lock(lock).wheels
+    return [Wanted(name, version, str(lock), w.filename, "sha256", w.sha256, w.url) for w in wheels]
 
 
 def check(path: Path, want: Wanted) -> None:

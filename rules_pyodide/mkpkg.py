@@ -1,6 +1,6 @@
 """Write a new recipe, `packages/<name>/meta.yaml`, from a PyPI sdist's metadata.
 
-    rules-pyodide mkpkg NAME[==VERSION] [--packages DIR] [--python 3.10] [--force]
+    rules-pyodide mkpkg NAME[==VERSION] [--packages DIR] [--python 3.10] [--force] [--no-lock-build]
 
 1. `pip download --no-binary :all: --no-deps NAME[==VERSION]` into a temporary directory (pip is the client that
    reaches PyPI here); the newest version when none is given.
@@ -17,6 +17,8 @@
 
 The recipe goes to `<packages>/<canonical name>/meta.yaml`, is checked with rules_pyodide.recipe.load_recipe before
 it replaces anything, and is written atomically. An existing recipe for the name is kept unless `--force`.
+Then its `build-requirements.lock` is written from the same sdist (rules_pyodide.build_lock, as `rules-pyodide
+lock-build NAME` would), unless `--no-lock-build`.
 Requirements that have no recipe yet are listed on stderr.
 """
 
@@ -343,8 +345,10 @@ def mkpkg(
     python: str = DEFAULT_PYTHON,
     force: bool = False,
     download: Downloader = pip_download,
+    lock: Callable[[Path, str, Path], Path] | None = None,
 ) -> tuple[Path, list[str]]:
-    """Writes the recipe for `spec`; returns its path and the run requirements that have no recipe yet."""
+    """Writes the recipe for `spec`; returns its path and the run requirements that have no recipe yet. `lock`
+    (build_lock.lock_archive) is called with the recipes directory, the recipe's directory name and the sdist."""
     name, version = parse_spec(spec)
     existing = existing_recipe(packages, name)
     if existing is not None and (existing / "meta.yaml").exists() and not force:
@@ -360,13 +364,15 @@ def mkpkg(
             raise MkpkgError(f"{archive.name}: PKG-INFO: Version: {info.version!r}, but {version!r} was asked for")
         run = run_requirements(info.requires_dist, python, f"{archive.name}: PKG-INFO")
         text = recipe_yaml(info, archive, run, url)
-    directory = existing or packages / str(canonicalize_name(info.name))
-    try:
-        write_recipe(directory / "meta.yaml", text)
-    except BaseException:
-        if created_dir and directory.is_dir() and not any(directory.iterdir()):
-            directory.rmdir()
-        raise
+        directory = existing or packages / str(canonicalize_name(info.name))
+        try:
+            write_recipe(directory / "meta.yaml", text)
+        except BaseException:
+            if created_dir and directory.is_dir() and not any(directory.iterdir()):
+                directory.rmdir()
+            raise
+        if lock is not None:
+            lock(packages, directory.name, archive)
     missing = [dep for dep in run if existing_recipe(packages, dep) is None]
     return directory / "meta.yaml", missing
 
@@ -381,6 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"Python major.minor of the target Pyodide, for environment markers (default {DEFAULT_PYTHON})",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing recipe")
+    parser.add_argument("--no-lock-build", action="store_true", help="do not write build-requirements.lock")
     args = parser.parse_args(argv)
     if not re.match(r"^3\.\d+$", args.python):
         parser.error(f"--python {args.python}: expected major.minor, e.g. 3.10")
@@ -388,7 +395,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _command(args: argparse.Namespace) -> None:
-    path, missing = mkpkg(args.spec, args.packages, python=args.python, force=args.force)
+    from rules_pyodide.build_lock import lock_archive
+
+    lock = None if args.no_lock_build else lock_archive
+    path, missing = mkpkg(args.spec, args.packages, python=args.python, force=args.force, lock=lock)
     print(path)
     for dep in missing:
         print(f"note: requirement {dep} has no recipe yet: rules-pyodide mkpkg {dep}", file=sys.stderr)

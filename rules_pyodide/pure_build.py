@@ -16,6 +16,10 @@
    Each `--executable` (requirements.executable) must be on PATH first, or the build stops at once saying which;
    `--constraint` / `--build-extra` (requirements.constraint / build-extras) are checked against the build
    environment (check_build_requirements).
+   With `--build-lock` (the recipe's build-requirements.lock) and its `--build-wheel` files, the backend does not
+   come from this interpreter: a fresh isolated environment in the scratch directory gets exactly the locked wheels
+   (rules_pyodide.build_lock.create_build_env: offline, hashes checked), and its interpreter runs `pip wheel` (this
+   pip as the front-end) and the backend; its `bin/` goes first on PATH.
 2. The wheel must be pure (every tag `*-none-any`, no extension module or shared object in it) and its metadata
    must name the recipe's package and version.
 3. It is installed as Pyodide installs a wheel: unpacked into the site-packages tree (`--site`).
@@ -172,10 +176,11 @@ def check_executables(tools: Sequence[str], path: str) -> None:
         )
 
 
-def check_build_requirements(constraints: Sequence[str], extras: Sequence[str]) -> None:
-    """`requirements.constraint` and `requirements.build-extras` against this interpreter's environment, which
-    every build uses as is (no build isolation, nothing resolved or downloaded): a constrained distribution that is
-    installed must satisfy its constraint, and every build extra must be installed and satisfy its specifier."""
+def check_build_requirements(constraints: Sequence[str], extras: Sequence[str], site: Path | None = None) -> None:
+    """`requirements.constraint` and `requirements.build-extras` against the build environment: this interpreter's,
+    or the site-packages `site` of a locked build's isolated one (nothing is resolved or downloaded): a constrained
+    distribution that is installed must satisfy its constraint, and every build extra must be installed and satisfy
+    its specifier."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
@@ -186,7 +191,7 @@ def check_build_requirements(constraints: Sequence[str], extras: Sequence[str]) 
             if req.marker is not None and not req.marker.evaluate():
                 continue
             try:
-                installed = metadata.version(req.name)
+                installed = _installed_version(req.name, site)
             except metadata.PackageNotFoundError:
                 if required:
                     raise BuildError(
@@ -200,6 +205,39 @@ def check_build_requirements(constraints: Sequence[str], extras: Sequence[str]) 
                 )
 
 
+def _installed_version(name: str, site: Path | None) -> str:
+    from importlib import metadata
+
+    if site is None:
+        return metadata.version(name)
+    for dist in metadata.distributions(path=[str(site)]):
+        if canonicalize_name(dist.metadata["Name"] or "") == canonicalize_name(name):
+            return dist.version
+    raise metadata.PackageNotFoundError(name)
+
+
+def locked_env(
+    lock: Path | None, wheels: Sequence[Path], name: str, scratch: Path, env: dict[str, str]
+) -> tuple[str, Path | None]:
+    """A locked build (`--build-lock`): the isolated environment (rules_pyodide.build_lock) is created in `scratch`,
+    its `bin/` goes first on PATH and the front-end (pip) on PYTHONPATH after the host requirements; returns the
+    interpreter that runs pip and the backend, and its site-packages. Without a lock: this interpreter and None,
+    `env` unchanged."""
+    if lock is None:
+        return sys.executable, None
+    from rules_pyodide.build_lock import BuildLockError, create_build_env, read_lock
+
+    try:
+        built = create_build_env(scratch, read_lock(lock), wheels, name)
+    except BuildLockError as err:
+        raise BuildError(str(err)) from None
+    env["PATH"] = f"{built.bin}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
+    env["PYTHONPATH"] = os.pathsep.join(
+        [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p] + [str(built.frontend)]
+    )
+    return str(built.python), built.site
+
+
 def _check_no_compiler(name: str, log: Path) -> None:
     attempt = compiler_attempt(log)
     if attempt:
@@ -210,9 +248,9 @@ def _check_no_compiler(name: str, log: Path) -> None:
         )
 
 
-def run_backend(name: str, tree: Path, out: Path, env: dict[str, str]) -> Path:
-    """pip wheel the tree; returns the one wheel it wrote."""
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
+def run_backend(name: str, tree: Path, out: Path, env: dict[str, str], python: str = sys.executable) -> Path:
+    """pip wheel the tree with `python` (this one, or a locked build's isolated one); returns the one wheel."""
+    command = [python, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
     command += ["--no-cache-dir", "--disable-pip-version-check", "--wheel-dir", str(out), str(tree)]
     result = subprocess.run(
         command, cwd=tree, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
@@ -461,6 +499,8 @@ class Options:
     executable: tuple[str, ...] = ()
     constraint: tuple[str, ...] = ()
     build_extra: tuple[str, ...] = ()
+    build_lock: Path | None = None
+    build_wheel: tuple[Path, ...] = ()
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
@@ -480,13 +520,14 @@ def build(args: Options) -> None:
         env = build_env(scratch, args.host_site)
         try:
             check_executables(args.executable, env.get("PATH", os.defpath))
-            check_build_requirements(args.constraint, args.build_extra)
+            python, site = locked_env(args.build_lock, args.build_wheel, args.name, scratch, env)
+            check_build_requirements(args.constraint, args.build_extra, site)
         except BuildError as err:
             raise BuildError(f"{args.name}: {err}") from None
         attempts = scratch / "compiler-runs.log"
         refuse_compilers(scratch / "bin", attempts, env)
         try:
-            built = run_backend(args.name, scratch / "src", scratch / "dist", env)
+            built = run_backend(args.name, scratch / "src", scratch / "dist", env, python)
         except BuildError:
             _check_no_compiler(args.name, attempts)
             raise
@@ -531,6 +572,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--executable", action="append", default=[], help="requirements.executable (repeat)")
     parser.add_argument("--constraint", action="append", default=[], help="requirements.constraint (repeat)")
     parser.add_argument("--build-extra", action="append", default=[], help="requirements.build-extras (repeat)")
+    parser.add_argument("--build-lock", type=Path, help="the recipe's build-requirements.lock (isolated build)")
+    parser.add_argument("--build-wheel", action="append", default=[], type=Path, help="a wheel of the lock (repeat)")
     return parser
 
 

@@ -19,7 +19,10 @@ rules_pyodide extensions of the format; `slow` is true for `package.tag: [slow]`
 
 Besides the recipe fields, each entry has values derived here, where PEP 440/503 are at hand: `wheel` (the wheel's
 file name, `<name>-<version>-py3-none-any.whl`), `archive` (the url's base name), `source_repo`, and `run`/`host`/
-`test_requires` as the `//packages` targets of the packages they name (see below).
+`test_requires` as the `//packages` targets of the packages they name (see below). A recipe directory with a
+`build-requirements.lock` (rules_pyodide.build_lock) gets `build_lock`, `build_wheels` (one `pyodide_source`
+repository per wheel, `pyodide_wheel_<file>`, declared in `sources.bzl` once however many recipes lock it) and
+`build_wheel_sources`; a lock that does not parse, or was made from another sdist than the recipe's, breaks the recipe.
 
 Per-profile recipes (`package.profiles`, see rules_pyodide.recipe): a package name that has a recipe listing its
 profiles is a *selected name*: `RECIPES["names"][<canonical name>]` is `{"name": display name, "profiles": {profile:
@@ -60,6 +63,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from rules_pyodide.build_lock import LOCK_NAME, BuildLockError, read_lock
 from rules_pyodide.errors import prog, report, run_command
 from rules_pyodide.outputs import file_digest, write_atomic
 from rules_pyodide.recipe import Recipe, RecipeError, load_each, propagate
@@ -101,6 +105,37 @@ def archive_name(url: str) -> str:
 
 def repository_name(canonical: str) -> str:
     return "pyodide_source_" + re.sub(r"[^A-Za-z0-9_]", "_", canonical)
+
+
+def wheel_repository_name(filename: str) -> str:
+    """The `pyodide_source` repository of a locked build-requirement wheel (shared by every recipe locking it)."""
+    return "pyodide_wheel_" + re.sub(r"[^A-Za-z0-9_]", "_", filename.removesuffix(".whl")).lower()
+
+
+def build_lock_fields(meta: Path, archive: str | None = None) -> dict[str, Any]:
+    """`build_lock` (the lock's file name in the recipe directory, or None) and `build_wheels` (the repositories of
+    its wheels, every Python's) of the recipe `meta`, and `build_wheel_sources` (what sources_bzl declares for them). No
+    lock: None and empty lists (the build uses the tool's own backends). A lock made from another sdist than the
+    recipe's `archive` (the version was changed) is an error of the recipe."""
+    lock = meta.parent / LOCK_NAME
+    if not lock.is_file():
+        return {"build_lock": None, "build_wheels": [], "build_wheel_sources": []}
+    try:
+        parsed = read_lock(lock)
+    except BuildLockError as err:
+        raise RecipeError(str(err)) from None
+    if archive and parsed.source and parsed.source != archive:
+        raise RecipeError(
+            f"{lock}: made from {parsed.source}, but the recipe's source is {archive}: run "
+            f"`rules-pyodide fetch {meta.parent.name}` and `rules-pyodide lock-build {meta.parent.name}`"
+        )
+    wheels = parsed.wheels
+    sources = sorted({(w.filename, w.url, w.sha256) for w in wheels})
+    return {
+        "build_lock": LOCK_NAME,
+        "build_wheels": [wheel_repository_name(f) for f, _, _ in sources],
+        "build_wheel_sources": [{"archive": f, "url": u, "sha256": h, "meta": str(lock)} for f, u, h in sources],
+    }
 
 
 def _declared_why(recipe: Recipe) -> str:
@@ -260,6 +295,7 @@ def _entry(
         "wheel": wheel,
         "profiles": list(recipe.package.profiles),
         "package_target": meta.parent.name + "_package" if recipe.package.profiles else meta.parent.name,
+        **build_lock_fields(meta, archive),
     }
 
 
@@ -448,7 +484,10 @@ def pyodide_sources():
 
 def sources_bzl(data: Mapping[str, Any], distdir: str, source_rule: str) -> str:
     calls = []
+    wheels: dict[str, Mapping[str, str]] = {}
     for entry in data["recipes"].values():
+        for wheel in entry.get("build_wheel_sources", []):
+            wheels.setdefault(wheel["archive"], wheel)
         if not entry["url"]:
             continue
         calls.append(
@@ -460,6 +499,17 @@ def sources_bzl(data: Mapping[str, Any], distdir: str, source_rule: str) -> str:
             f"        meta = {starlark(entry['meta'])},\n"
             f"        sha256 = {starlark(entry['sha256'] or '')},\n"
             f"        url = {starlark(entry['url'])},\n"
+            "    )\n"
+        )
+    for archive, wheel in sorted(wheels.items()):
+        calls.append(
+            "    pyodide_source(\n"
+            f"        name = {starlark(wheel_repository_name(archive))},\n"
+            f"        archive = {starlark(archive)},\n"
+            f"        distdir = {starlark(distdir)},\n"
+            f"        meta = {starlark(wheel['meta'])},\n"
+            f"        sha256 = {starlark(wheel['sha256'])},\n"
+            f"        url = {starlark(wheel['url'])},\n"
             "    )\n"
         )
     return SOURCES_TEMPLATE.format(rule=starlark(source_rule), body="".join(calls) or "    pass\n")

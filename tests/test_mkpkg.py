@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rules_pyodide.build_lock import LOCK_NAME, lock_archive, read_lock
 from rules_pyodide.mkpkg import (
     MkpkgError,
     main,
@@ -89,8 +90,15 @@ def test_recipe_round_trips_through_load_recipe(tmp_path: Path) -> None:
     (packages / "six").mkdir(parents=True)
     (packages / "six" / "meta.yaml").write_text("package: {name: six, version: '1'}\nsource: {path: src}\n")
     download = downloader(archive)
-    path, missing = mkpkg("demo-pkg==1.2.3", packages, download=download)  # type: ignore[arg-type]
+    locked: list[tuple[Path, str, bool]] = []
+
+    def lock(where: Path, directory: str, sdist: Path) -> Path:
+        locked.append((where, directory, sdist.is_file()))
+        return where / directory / LOCK_NAME
+
+    path, missing = mkpkg("demo-pkg==1.2.3", packages, download=download, lock=lock)  # type: ignore[arg-type]
     assert download.calls == [("demo-pkg", "1.2.3")]  # type: ignore[attr-defined]
+    assert locked == [(packages, "demo-pkg", True)]  # the lock is made from the same sdist, still there
     assert path == packages / "demo-pkg" / "meta.yaml"
     recipe = load_recipe(path)
     assert (recipe.package.name, recipe.package.version) == ("demo-pkg", "1.2.3")
@@ -190,7 +198,7 @@ def test_cli_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_real_pip_download_of_a_small_sdist(tmp_path: Path) -> None:
     """Real PyPI through pip (about 1 s): iniconfig 2.1.0, a hatch sdist with no egg-info (top level from src/)."""
     try:
-        path, _ = mkpkg("iniconfig==2.1.0", tmp_path / "packages", download=pip_download)
+        path, _ = mkpkg("iniconfig==2.1.0", tmp_path / "packages", download=pip_download, lock=lock_archive)
     except MkpkgError as err:
         if "pip download" in str(err):
             pytest.skip(f"PyPI not reachable through pip: {str(err)[:200]}")
@@ -206,3 +214,8 @@ def test_real_pip_download_of_a_small_sdist(tmp_path: Path) -> None:
     assert ours.source is not None and recipe.source.sha256 == ours.source.sha256
     # The URL pip downloaded from (the index's own link), not the /packages/source/ redirect some mirrors lack.
     assert recipe.source.url == ours.source.url, recipe.source.url
+    # Its build-requirements.lock, from the sdist's pyproject.toml, resolved by pip on PyPI for both host Pythons.
+    lock = read_lock(path.parent / LOCK_NAME)
+    assert lock.requires == ("hatch-vcs", "hatchling>=1.26") and lock.pythons == ("3.11", "3.13")
+    assert {"hatchling", "hatch-vcs", "setuptools-scm", "packaging"} <= {w.name for w in lock.wheels}
+    assert all(w.filename.endswith("-none-any.whl") and w.url.startswith("https://") for w in lock.wheels)

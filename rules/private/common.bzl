@@ -121,6 +121,16 @@ def dist_action(ctx, out, infos, version, mnemonic, progress_message):
     run_tool(ctx, args, depset(transitive = [files, fragments]), [out], mnemonic, progress_message)
 
 BUILD_ATTRS = {
+    "build_lock": attr.label(
+        allow_single_file = True,
+        doc = "The recipe's `build-requirements.lock` (rules_pyodide.build_lock), if it has one: the build " +
+              "installs `build_wheels` into an isolated environment and runs the backend there, instead of with " +
+              "the tool's own backends.",
+    ),
+    "build_wheels": attr.label_list(
+        allow_files = [".whl"],
+        doc = "The lock's wheels (`@pyodide_wheel_<file>//:archive`, every Python's): inputs of this build only.",
+    ),
     "build_extras": attr.string_list(
         doc = "`requirements.build-extras`: PEP 508 build requirements that must be installed in the build " +
               "environment.",
@@ -164,6 +174,35 @@ def add_build_env_args(args, attr):
     args.add_all(attr.retain_test_patterns, before_each = "--retain-test-pattern")
     args.add_all(attr.constraints, before_each = "--constraint")
     args.add_all(attr.build_extras, before_each = "--build-extra")
+    if attr.build_lock:
+        args.add("--build-lock", attr.build_lock.files.to_list()[0])
+        args.add_all(build_wheel_files(attr), before_each = "--build-wheel")
+
+def build_wheel_files(attr):
+    """The wheel Files of a recipe's build-requirements lock (`build_wheels` of BUILD_ATTRS).
+
+    Args:
+      attr: `ctx.attr` of a rule with `BUILD_ATTRS`.
+
+    Returns:
+      A list of Files: the wheels, in the order of `build_wheels` (sorted by pyodide_recipes; none without a lock).
+    """
+    if not attr.build_lock:
+        return []
+    return [f for t in attr.build_wheels for f in t.files.to_list()]
+
+def build_lock_inputs(attr):
+    """The lock and its wheels: what `add_build_env_args` passes, as inputs of the action.
+
+    Args:
+      attr: `ctx.attr` of a rule with `BUILD_ATTRS`.
+
+    Returns:
+      A list of Files (empty without a lock).
+    """
+    if not attr.build_lock:
+        return []
+    return attr.build_lock.files.to_list() + build_wheel_files(attr)
 
 RUN_TEST_ATTRS = {
     "runtime": attr.label(mandatory = True, doc = "Every file of the runtime (`@pyodide_runtime_<v>//:files`)."),

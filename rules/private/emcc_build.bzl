@@ -17,7 +17,7 @@ group (`wheel`, `site`, `tests`, `fragments`, `prefix`); every type has `log`, t
 when the build fails).
 """
 
-load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "ZIP_EPOCH", "add_build_env_args", "run_tool", "tool_args")
+load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "ZIP_EPOCH", "add_build_env_args", "build_lock_inputs", "run_tool", "tool_args")
 load(":providers.bzl", "PyodideBuildInfo", "PyodideLibraryInfo", "PyodidePackageInfo", "PyodideProfileInfo")
 
 _TOOLCHAIN = str(Label("//toolchains:emscripten"))
@@ -129,7 +129,7 @@ def _pyodide_emcc_build_impl(ctx):
         ctx,
         args,
         inputs = depset(
-            [ctx.file.src, profile.sysconfig] + host_sites + scripts + ctx.files.pkgdir_files,
+            [ctx.file.src, profile.sysconfig] + host_sites + scripts + ctx.files.pkgdir_files + build_lock_inputs(ctx.attr),
             transitive = [emscripten.files, profile.headers, library_prefixes],
         ),
         outputs = outputs,

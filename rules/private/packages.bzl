@@ -7,7 +7,8 @@ has no patches or extras), `<name>_build` (pyodide_pure_build), `<name>_site` (i
 `<name>_files/<package>` (file_package of that tree: `<package>.data` + `<package>.js`, `<package>` being the
 package's PEP 503 name, the same as `<name>` but for per-profile recipes) and `<name>` (pyodide_package, with
 `PyodidePackageInfo`). `requirements.run` become `deps` of `<name>`, `requirements.host` become `host_deps` of
-`<name>_build`. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
+`<name>_build`. A recipe with a `build-requirements.lock` (rules_pyodide.build_lock) passes it and its wheels
+(`@pyodide_wheel_<file>//:archive`) to `<name>_build` only: its backend runs in an isolated environment of them. `<all>` (pyodide_dist) assembles every package into the directory `<out>`.
 
 A recipe whose `source.url` is a wheel (`wheel_source`) has no `<name>_source` or `<name>_patched`: its `<name>_build`
 is a pyodide_wheel_source of the downloaded wheel (tags checked against the profile; rules/private/wheel_source.bzl),
@@ -72,6 +73,11 @@ def _check_listing(data):
     known = sorted(data.recipes.keys() + data.disabled + data.stdlib + data.broken.keys())
     added = [d for d in on_disk if d not in known]
     removed = [d for d in known if d not in on_disk]
+
+    # A new build-requirements.lock is not watched until the rule re-runs either.
+    locks = sorted([path.split("/")[0] for path in native.glob(["*/build-requirements.lock"])])
+    locked = sorted([d for d, r in data.recipes.items() if r.build_lock])
+    added += ["{}/build-requirements.lock".format(d) for d in locks if d not in locked and d in data.recipes]
     if added or removed:
         fail(("{}/*/meta.yaml: the recipe list is out of date (new: {}; removed: {}). Bazel 4 cannot watch the " +
               "recipes directory: run `{}` (or `bazel shutdown`) once, then build again.").format(
@@ -228,6 +234,8 @@ def _build(name, r, all_recipes, names):
         executables = r.executables,
         constraints = r.constraints,
         build_extras = r.build_extras,
+        build_lock = ":{}/{}".format(name, r.build_lock) if r.build_lock else None,
+        build_wheels = ["@{}//:archive".format(w) for w in r.build_wheels],
     )
     if not r.compiled:
         pyodide_pure_build(meta = r.meta, **common)

@@ -1,7 +1,9 @@
 """`pyodide_pure_build`: builds a pure-Python recipe (`//packages:<name>_build`).
 
 One action, `rules-pyodide pure-build` (rules_pyodide.pure_build): the patched tree is built with its PEP 517 backend
-(`pip wheel --no-build-isolation --no-index`: backends come from the project interpreter, nothing is downloaded),
+(`pip wheel --no-build-isolation --no-index`: backends come from the tool's interpreter, or, for a recipe with a
+`build-requirements.lock` (`build_lock`), from an isolated environment of exactly its `build_wheels`; nothing is
+downloaded),
 installed into a site-packages tree (host compilers refused: a package that compiles fails here with one line
 naming the recipe and the file), tests moved out when `unvendor_tests` is set, and written again as a
 deterministic wheel; index fragments are written beside it. Outputs (under `<target name>/`): the wheel, `site/`,
@@ -9,7 +11,7 @@ deterministic wheel; index fragments are written beside it. Outputs (under `<tar
 `site` (the installed tree, for `file_package`), `tests` and `fragments`.
 """
 
-load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "ZIP_EPOCH", "add_build_env_args", "run_tool", "tool_args")
+load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "ZIP_EPOCH", "add_build_env_args", "build_lock_inputs", "run_tool", "tool_args")
 load(":providers.bzl", "PyodideBuildInfo", "PyodidePackageInfo")
 
 def _site(dep):
@@ -41,7 +43,7 @@ def _pyodide_pure_build_impl(ctx):
     run_tool(
         ctx,
         args,
-        inputs = [ctx.file.src] + host_sites,
+        inputs = [ctx.file.src] + host_sites + build_lock_inputs(ctx.attr),
         outputs = [wheel, site, tests, fragments],
         mnemonic = "PyodideBuild",
         progress_message = "Building wheel of {}".format(ctx.label),

@@ -21,6 +21,11 @@ RECIPE_FIELDS = {
     "archive": (None, "string or None: base name of `url` (what Bazel's downloader and `--distdir` look for)."),
     "backend_flags": ("", "string: `build.backend-flags`, passed to pip as `--config-settings`."),
     "build_extras": ([], "list of strings: `requirements.build-extras` (PEP 508)."),
+    "build_lock": (None, "string or None: `build-requirements.lock` when the recipe directory has one " +
+                         "(rules_pyodide.build_lock): its build installs those wheels into an isolated environment; " +
+                         "None: it builds with the tool's own backends."),
+    "build_wheels": ([], "list of strings: the `pyodide_source` repositories of the lock's wheels " +
+                         "(`@<repo>//:archive`), inputs of this recipe's build only."),
     "canonical_name": (REQUIRED, "string: the PEP 503 name of `name`."),
     "cflags": ("", "string: `build.cflags`."),
     "compiled": (False, "bool: built by `pyodide_emcc_build` (found out from the source or the recipe), not " +
@@ -67,6 +72,8 @@ RECIPE_FIELDS = {
                         "library; for a `wheel_source`, the source wheel's own name (`archive`)."),
     "wheel_source": (False, "bool: `source.url` is a wheel, shipped by `pyodide_wheel_source` (its tags checked " +
                             "against the profile) instead of being built."),
+    "build_wheel_sources": ([], "list of dicts (`archive`, `url`, `sha256`, `meta`): the build lock's wheels, as " +
+                                "`sources.bzl` declares them."),
 }
 
 def recipe(directory, entry):

@@ -3,7 +3,7 @@
 The recipes directory is a parameter (`packages`: the BUILD file of e.g. `//third_party/pyodide` in a user's
 workspace; rules_pyodide's own is `//packages`). It runs `python -m rules_pyodide.recipes_bzl` with the rules-pyodide
 tool's interpreter (`@rules_pyodide_tool//:python`, toolchains/tool.bzl) from the main workspace root, and watches
-every `meta.yaml` through `ctx.path(Label)`: editing or deleting one re-runs the rule. Bazel 4 cannot watch a
+every `meta.yaml` (and `build-requirements.lock`) through `ctx.path(Label)`: editing or deleting one re-runs the rule. Bazel 4 cannot watch a
 directory listing, so a new recipe directory is only seen when the rule re-runs: `local = True` re-runs it on every
 server start, and `pyodide_packages()` compares its own `glob` with the list and names the command that refreshes it.
 
@@ -20,11 +20,15 @@ def _label_string(label):
 
 # The modules rules_pyodide.recipes_bzl imports, directly or not.
 _CONVERTER_IMPORTS = [
+    "build_lock",
     "errors",
     "outputs",
     "recipe",
     "sdist_kind",
 ]
+
+# A recipe's build-requirements lock (rules_pyodide.build_lock), watched like its meta.yaml.
+_LOCK = "build-requirements.lock"
 
 def _pyodide_recipes_impl(rctx):
     python = rctx.path(rctx.attr.python)
@@ -39,6 +43,8 @@ def _pyodide_recipes_impl(rctx):
     for name in sorted([entry.basename for entry in packages_dir.readdir()]):
         if packages_dir.get_child(name).get_child("meta.yaml").exists:
             rctx.path(rctx.attr.packages.relative(":{}/meta.yaml".format(name)))
+            if packages_dir.get_child(name).get_child(_LOCK).exists:
+                rctx.path(rctx.attr.packages.relative(":{}/{}".format(name, _LOCK)))
 
     relative = str(packages_dir)[len(str(workspace_root)) + 1:]
     if not str(packages_dir).startswith(str(workspace_root) + "/"):
