@@ -104,7 +104,7 @@ fetch_tool_wheels() {
 }
 
 # Recipe sources into .cache/distdir (Bazel's --distdir, see .bazelrc), so that the build runs offline. Files already
-# there with the recipe's checksum are kept; only missing ones are downloaded (with pip).
+# there with the recipe's checksum are kept; only missing ones are downloaded (exactly the file each url names).
 fetch_sources() {
   .venv/bin/python -m rules_pyodide.cli fetch --packages packages --distdir .cache/distdir >/dev/null
 }
