@@ -93,13 +93,16 @@ def examples(first: Example, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         two.ws.shutdown(expunge=True)
 
 
+def _passed(test: str, output: str) -> bool:
+    # "(cached) PASSED": the machine's disk cache has this test's result for exactly these inputs.
+    return re.search(rf"^{re.escape(test)}\s+(\(cached\) )?PASSED", output, re.MULTILINE) is not None
+
+
 def test_builds_and_tests_pass_offline(examples: tuple[Example, Example]) -> None:
     for example in examples:
         assert (example.checkout / ".venv").exists() == (example is examples[0])
         for test in TESTS:
-            # "(cached) PASSED": the machine's disk cache has this test's result for exactly these inputs.
-            passed = rf"^{re.escape(test)}\s+(\(cached\) )?PASSED"
-            assert re.search(passed, example.output, re.MULTILINE), example.output[-3000:]
+            assert _passed(test, example.output), example.output[-3000:]
         mnemonics = {s["mnemonic"] for s in example.spawns}
         wanted = {"PyodideBuild", "PyodideEmccBuild", "PyodideFilePackage", "PyodidePack", "PyodideBundle"}
         assert wanted <= mnemonics, mnemonics
@@ -213,4 +216,4 @@ def test_the_dist_archive_works_from_http_archive(first: Example, tmp_path: Path
         result = user.bazel("test", "//third_party/pyodide:six_test")
     finally:
         user.shutdown(expunge=True)
-    assert re.search(r"^//third_party/pyodide:six_test\s+PASSED", result.stdout, re.MULTILINE), result.stdout
+    assert _passed("//third_party/pyodide:six_test", result.stdout), result.stdout
