@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -334,7 +335,9 @@ class BuildEvents:
     succeeded: dict[str, list[str]] = field(default_factory=dict)
     """label -> its output files (paths, from the `importantOutput` uris)."""
     failed: dict[str, str] = field(default_factory=dict)
-    """label -> the first error line of its (first) root cause; "" when Bazel named none (see `messages`)."""
+    """label -> Bazel's ERROR line naming it when it failed before any action ran (loading, analysis), else ""."""
+    causes: dict[str, list[str]] = field(default_factory=dict)
+    """label of a failed target -> the labels of the failed actions Bazel names as its root causes."""
     messages: dict[str, str] = field(default_factory=dict)
     """label of a failed target -> the first line of Bazel's own failure message (names no recipe or error)."""
     actions: dict[str, str] = field(default_factory=dict)
@@ -355,10 +358,18 @@ def _action_error(action: Mapping[str, Any]) -> str:
             with contextlib.suppress(OSError):  # gone already: Bazel's failure message below
                 text += Path(_uri_path(uri)).read_text(encoding="utf-8", errors="replace")
     return (
-        error_line(text)
+        shorten(error_line(text))
         or first_line(str((action.get("failureDetail") or {}).get("message", "")))
         or (f"{action.get('type', 'action')} failed with exit code {action.get('exitCode', '?')}")
     )
+
+
+_EXECROOT = re.compile(r"(?:/[^\s'\"]*)?/execroot/[^/\s'\"]+/")
+
+
+def shorten(line: str) -> str:
+    """`bazel-out/...` instead of the absolute (sandbox) execroot path, which changes with every run."""
+    return _EXECROOT.sub("", line)
 
 
 def error_line(text: str) -> str:
@@ -415,8 +426,9 @@ def parse_build_events(path: Path) -> BuildEvents:
                     completed.append((label, event["completed"], children))
                 elif "aborted" in event:
                     aborted[label] = str(event["aborted"].get("description", ""))
-            elif "aborted" in event:
-                # A pattern or a configured target that never got as far (loading or analysis failure).
+            elif event.get("aborted", {}).get("reason"):
+                # A pattern or a configured target that never got as far (loading or analysis failure); Bazel 4
+                # reports the `--@rules_pyodide//:pyodide` flag's target as aborted with no reason: not a failure.
                 for key in ("targetConfigured", "configuredLabel", "unconfiguredLabel"):
                     if key in ident and "label" in ident[key]:
                         aborted.setdefault(str(ident[key]["label"]), str(event["aborted"].get("description", "")))
@@ -426,11 +438,8 @@ def parse_build_events(path: Path) -> BuildEvents:
             outputs = [_uri_path(str(o.get("uri", ""))) for o in body.get("importantOutput", [])]
             result.succeeded[label] = outputs
             continue
-        causes = [actions[c] for c in children if c in actions]
-        if not causes:
-            # Bazel 4 names root causes as children only sometimes: take the failed actions of the target itself.
-            causes = [a for k, a in actions.items() if action_labels.get(k) == label]
-        result.failed[label] = causes[0] if causes else ""
+        result.failed[label] = ""
+        result.causes[label] = [action_labels[c] for c in children if c in action_labels]
         result.messages[label] = first_line(str((body.get("failureDetail") or {}).get("message", "")))
     for label, description in aborted.items():
         if label not in result.succeeded and label not in result.failed:
@@ -599,24 +608,31 @@ def build_rows(
 ) -> dict[str, Row]:
     """`built` and the error line of each row that was built, from the build events."""
     result = dict(rows)
-    action_errors = {recipe_of_label(label, entries): line for label, line in sorted(events.actions.items())}
+
+    def needs(dep: str | None, line: str) -> str:
+        return line if dep == d else f"needs {dep}: {line}"
+
     for d, row in rows.items():
         target = target_of(d, entries[d])
         if target in events.succeeded:
             imported = "n/a" if entries[d]["type"] == "static_library" else "-"
             result[d] = replace(row, built="yes", imported=imported)
             continue
-        line = events.failed.get(target, "")
-        if not line:
-            # No root cause named: a failed action of the recipe itself, else of a recipe it needs, else Bazel's
-            # own message.
-            needed = [dep for dep in closure(d, entries) if dep != d and dep in action_errors]
-            if d in action_errors:
-                line = action_errors[d]
-            elif needed:
-                line = f"needs {needed[0]}: {action_errors[needed[0]]}"
-            else:
-                line = events.messages.get(target) or "not built (no build event for its target)"
+        # The recipe's own failed action if Bazel names it as a root cause, else the first root cause (a recipe it
+        # needs), else Bazel's loading/analysis error, else a failed action of the recipe or of one it needs.
+        causes = [(recipe_of_label(c, entries), events.actions[c]) for c in events.causes.get(target, [])]
+        own = [line for dep, line in causes if dep == d]
+        failed = {recipe_of_label(label, entries): line for label, line in sorted(events.actions.items())}
+        needed = [dep for dep in closure(d, entries) if dep in failed]
+        if own or causes:
+            line = own[0] if own else needs(*causes[0])
+        elif events.failed.get(target):
+            line = events.failed[target]
+        elif needed:
+            dep = d if d in needed else needed[0]
+            line = needs(dep, failed[dep])
+        else:
+            line = events.messages.get(target) or "not built (no build event for its target)"
         result[d] = replace(row, built="no", error=line)
     return result
 

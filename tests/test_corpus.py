@@ -38,7 +38,7 @@ def build_events(tmp_path: Path) -> Path:
     stderr.write_text(
         "rules-pyodide pure-build: error: recipes/bad/meta.yaml: bad: the PEP 517 build failed (pip wheel, exit 2):\n"
         "  Traceback (most recent call last):\n"
-        "ModuleNotFoundError: No module named 'no_such_backend'\n"
+        "ERROR: '/ob/sandbox/linux-sandbox/6/execroot/ws/bazel-out/k8-fastbuild/bin/recipes/bad_build/src' is bad\n"
     )
     bad_action = _action("//recipes:bad_build", "bazel-out/k8-fastbuild/bin/recipes/bad_build/bad-1.0.whl")
     out = "file:///ob/execroot/ws/bazel-out/k8-fastbuild/bin/recipes/corpus/good"
@@ -73,6 +73,11 @@ def build_events(tmp_path: Path) -> Path:
             },
             {
                 "id": {"targetCompleted": {"label": "//recipes:corpus_needs-bad", "configuration": CONFIG}},
+                "children": [{"actionCompleted": bad_action}],
+                "completed": {"failureDetail": {"message": "cli failed: error executing command ..."}},
+            },
+            {
+                "id": {"targetCompleted": {"label": "//recipes:corpus_silent", "configuration": CONFIG}},
                 "completed": {"failureDetail": {"message": "cli failed: error executing command ..."}},
             },
             {"id": {"targetConfigured": {"label": "@rules_pyodide//:pyodide"}}, "aborted": {}},
@@ -116,21 +121,30 @@ def test_build_events_give_each_target_built_or_its_first_error_line(tmp_path: P
             "/ob/execroot/ws/bazel-out/k8-fastbuild/bin/recipes/corpus/good/repodata.json",
         ]
     }
-    bad_line = (
+    bad_line = (  # the tool's line, with the log's last line (the sandbox path made relative to the execroot)
         "rules-pyodide pure-build: error: recipes/bad/meta.yaml: bad: the PEP 517 build failed (pip wheel, exit 2): "
-        "ModuleNotFoundError: No module named 'no_such_backend'"
+        "ERROR: 'bazel-out/k8-fastbuild/bin/recipes/bad_build/src' is bad"
     )
-    assert events.failed["//recipes:corpus_bad"] == bad_line
-    # No root cause named: no line of its own (build_rows gives it the needed recipe's), and Bazel's message.
-    assert events.failed["//recipes:corpus_needs-bad"] == ""
-    assert events.messages["//recipes:corpus_needs-bad"] == "cli failed: error executing command ..."
+    assert events.failed == {
+        "//recipes:corpus_bad": "",
+        "//recipes:corpus_needs-bad": "",
+        "//recipes:corpus_silent": "",
+    }
+    assert events.causes == {
+        "//recipes:corpus_bad": ["//recipes:bad_build"],
+        "//recipes:corpus_needs-bad": ["//recipes:bad_build"],
+        "//recipes:corpus_silent": [],
+    }
+    assert events.messages["//recipes:corpus_silent"] == "cli failed: error executing command ..."
     assert events.actions == {"//recipes:bad_build": bad_line}
 
-    rows = {d: Row(d, kind="pure", downloadable="yes") for d in ENTRIES}
-    built = corpus.build_rows(rows, events, ENTRIES)
+    entries = {**ENTRIES, "silent": entry("silent")}
+    rows = {d: Row(d, kind="pure", downloadable="yes") for d in entries}
+    built = corpus.build_rows(rows, events, entries)
     assert built["good"] == Row("good", "pure", "yes", "yes", "-", "")
     assert built["bad"] == Row("bad", "pure", "yes", "no", "-", bad_line)
     assert built["needs-bad"] == Row("needs-bad", "pure", "yes", "no", "-", f"needs bad: {bad_line}")
+    assert built["silent"] == Row("silent", "pure", "yes", "no", "-", "cli failed: error executing command ...")
     assert corpus.output_dir(tmp_path, events.succeeded["//recipes:corpus_good"], "good") == Path(
         "/ob/execroot/ws/bazel-out/k8-fastbuild/bin/recipes/corpus/good"
     )
@@ -140,8 +154,14 @@ def test_a_target_without_an_error_line_gets_the_needed_recipes_failure(tmp_path
     events = BuildEvents(failed={"//recipes:corpus_needs-bad": ""}, actions={"//recipes:bad_build": "bad: exploded"})
     rows = corpus.build_rows({"needs-bad": Row("needs-bad", downloadable="yes")}, events, ENTRIES)
     assert rows["needs-bad"].error == "needs bad: bad: exploded"
-    events = BuildEvents(failed={"//recipes:corpus_good": ""}, messages={"//recipes:corpus_good": "cli failed"})
-    assert corpus.build_rows({"good": Row("good")}, events, ENTRIES)["good"].error == "cli failed"
+    # Root causes in both the recipe and one it needs: the recipe's own line.
+    events = BuildEvents(
+        failed={"//recipes:corpus_needs-bad": ""},
+        causes={"//recipes:corpus_needs-bad": ["//recipes:bad_build", "//recipes:needs-bad_build"]},
+        actions={"//recipes:bad_build": "bad: exploded", "//recipes:needs-bad_build": "needs-bad: its own"},
+    )
+    rows = corpus.build_rows({"needs-bad": Row("needs-bad", downloadable="yes")}, events, ENTRIES)
+    assert rows["needs-bad"].error == "needs-bad: its own"
     # A target Bazel said nothing about (e.g. the build stopped early) is not built, and says so.
     rows = corpus.build_rows({"good": Row("good", downloadable="yes")}, BuildEvents(), ENTRIES)
     assert rows["good"] == Row(
