@@ -739,7 +739,7 @@ def measure(options: Options, console: Console) -> list[Row]:
 
 def say(console: Console, message: str) -> None:
     """A progress line on stderr (no rich markup: recipe names and errors are data)."""
-    console.print(f"[corpus] {message}", markup=False, highlight=False)
+    console.print(f"[corpus] {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _convert_in(ws: Path, cache: Path) -> dict[str, Any]:
