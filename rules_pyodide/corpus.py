@@ -372,14 +372,31 @@ def shorten(line: str) -> str:
     return _EXECROOT.sub("", line)
 
 
+_EXCEPTION = re.compile(r"^[\w.]*(Error|Exception): ")
+# pip's own lines that say only that the build failed.
+_PIP_NOISE = ("subprocess-exited-with-error", "metadata-generation-failed", "legacy-install-failure")
+
+
+def log_cause(tail: Sequence[str]) -> str:
+    """The line of a log's tail that says why: the first Python exception line, else the first compiler-style
+    `error:` line, else the last line."""
+    for line in tail:
+        if _EXCEPTION.match(line):
+            return line
+    for line in tail:
+        if "error:" in line and not any(noise in line for noise in _PIP_NOISE):
+            return line
+    return tail[-1] if tail else ""
+
+
 def error_line(text: str) -> str:
     """The line of a log that best says what failed: rules_pyodide's one error line (when it ends with ":", the
-    log's tail follows: its last line, e.g. a traceback's exception, is added), else Bazel's ERROR line, else any
+    log's tail follows: the line of it that says why is added, see `log_cause`), else Bazel's ERROR line, else any
     line with "error", else the first line."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for i, line in enumerate(lines):
         if line.startswith("rules-pyodide ") and ": error: " in line:
-            return f"{line} {lines[-1]}" if line.endswith(":") and i + 1 < len(lines) else line
+            return f"{line} {log_cause(lines[i + 1 :])}" if line.endswith(":") and i + 1 < len(lines) else line
     for line in lines:
         if line.startswith("ERROR: ") and "Build did NOT complete" not in line:
             return line

@@ -203,6 +203,19 @@ def test_an_analysis_failure_takes_bazels_error_line_naming_the_target(tmp_path:
         ("warning: a\nfoo.c:1:2: error: bad thing\n", "foo.c:1:2: error: bad thing"),
         ("ERROR: x failed\nFAILED: Build did NOT complete successfully\n", "ERROR: x failed"),
         ("just one line\n", "just one line"),
+        (  # the tool's line ends with ":" and the log's tail follows: its first exception line is the cause
+            "rules-pyodide emcc-build: error: k: the package build (pip wheel) failed (exit 1); the log:\n"
+            "  Traceback (most recent call last):\n  ModuleNotFoundError: No module named 'cppy'\n"
+            "  error: subprocess-exited-with-error\n  hint: See above for details.\n",
+            "rules-pyodide emcc-build: error: k: the package build (pip wheel) failed (exit 1); the log: "
+            "ModuleNotFoundError: No module named 'cppy'",
+        ),
+        (  # else a compiler's error line (not pip's), else the last line
+            "rules-pyodide emcc-build: error: c: failed:\n  error: subprocess-exited-with-error\n"
+            "  src/a.c:1:10: fatal error: 'ffi.h' file not found\n  ERROR: Failed to build one or more wheels\n",
+            "rules-pyodide emcc-build: error: c: failed: src/a.c:1:10: fatal error: 'ffi.h' file not found",
+        ),
+        ("rules-pyodide x: error: y:\n  the end\n", "rules-pyodide x: error: y: the end"),
         ("", ""),
     ],
 )
