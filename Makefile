@@ -8,7 +8,7 @@ BAZEL := bazel
 # (tests/bazel_workspace.py), except the cold builds whose point is running every action.
 DISK_CACHE := $(HOME)/.cache/rules_pyodide/bazel-disk-cache
 
-.PHONY: setup demo test lint unit bazel-test bench bench-numpy clean
+.PHONY: setup demo test lint unit bazel-test bench bench-numpy corpus clean
 
 setup:
 	@bash tools/setup.sh
@@ -39,6 +39,16 @@ bench: setup
 # numpy: a cold build of //packages:numpy and the rebuild after editing one patch (~10 minutes on 2 cores).
 bench-numpy: setup
 	$(PY) -m bench.numpy_build_bench
+
+# Issue 13: build every recipe of a Pyodide recipes directory and import each in that profile's Pyodide, e.g.
+#   make corpus RECIPES=/path/to/pyodide-0.21.3/packages PROFILE=0.21.3 [ONLY="six regex"] [JOBS=2] [REPORT=r.md]
+# (hours for a whole corpus on 2 cores; the scratch workspace and its output base go to $TMPDIR, see README).
+PROFILE ?= 0.21.3
+JOBS ?= 2
+corpus: setup
+	@test -n "$(RECIPES)" || { echo "make corpus: error: give RECIPES=DIR (a recipes directory: DIR/<name>/meta.yaml)" >&2; exit 2; }
+	RULES_PYODIDE_DISK_CACHE=$(DISK_CACHE) $(PY) -m rules_pyodide.corpus --recipes "$(RECIPES)" --profile $(PROFILE) \
+	  --jobs $(JOBS) $(if $(ONLY),--only $(ONLY)) $(if $(REPORT),--report "$(REPORT)") $(if $(WORK),--work "$(WORK)")
 
 clean:
 	-$(BAZEL) clean --expunge

@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "file-packager": ("rules_pyodide.file_packager", "pack files into an emscripten .data + .js file package"),
     "serve": ("rules_pyodide.serve", "serve a site directory on 127.0.0.1 with gzip transfer, as a web server would"),
     "index": ("rules_pyodide.index", "write one package's index fragment, or merge fragments into an index"),
+    "corpus": (
+        "rules_pyodide.corpus",
+        "build every recipe of a recipes directory, import each in Pyodide, print the table (issue 13)",
+    ),
     "recipes-bzl": ("rules_pyodide.recipes_bzl", "convert packages/*/meta.yaml into Starlark; --summary: check them"),
     "profile-gen": ("rules_pyodide.profile_gen", "generate a Pyodide ABI profile from the runtime's own sysconfig"),
     "toolchain-tree": (
