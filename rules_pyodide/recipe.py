@@ -179,6 +179,13 @@ def _string(key: str, value: object) -> str:
     return value
 
 
+def _flags(key: str, value: object) -> str:
+    """Flags on one line: a YAML block (`cflags: |`) ends with a newline and may have one per flag, and a newline
+    would split the argument in the action's one-argument-per-line param file. Newlines separate flags just as
+    spaces do for pyodide-build, which splits them with shlex."""
+    return " ".join(_string(key, value).splitlines()).strip()
+
+
 def _nonempty_string(key: str, value: object) -> str:
     text = _string(key, value)
     if not text.strip():
@@ -354,10 +361,10 @@ SPEC: dict[str, dict[str, Key]] = {
     },
     "build": {
         "type": Key("type", _package_type, ", ".join(PACKAGE_TYPES), "package"),
-        "cflags": Key("cflags", _string, "added to every compile", "''"),
-        "cxxflags": Key("cxxflags", _string, "added to every C++ compile", "''"),
-        "ldflags": Key("ldflags", _string, "added to every link", "''"),
-        "backend-flags": Key("backend_flags", _string, "flags for the PEP 517 backend (config settings)", "''"),
+        "cflags": Key("cflags", _flags, "added to every compile", "''"),
+        "cxxflags": Key("cxxflags", _flags, "added to every C++ compile", "''"),
+        "ldflags": Key("ldflags", _flags, "added to every link", "''"),
+        "backend-flags": Key("backend_flags", _flags, "flags for the PEP 517 backend (config settings)", "''"),
         "script": Key("script", _string, "bash run in the source tree before the build", "none", _NULLABLE),
         "cross-script": Key(
             "cross_script", _string, "bash run in the target environment before the build", "none", _NULLABLE

@@ -109,6 +109,21 @@ def test_defaults_follow_pyodide(tmp_path: Path) -> None:
     assert recipe.source is not None and recipe.source.path == "src"
 
 
+def test_flags_written_as_yaml_blocks_are_one_line(tmp_path: Path) -> None:
+    # numpy 1.22.4's recipe (`cflags: |`) and 14 others of Pyodide 0.21.3's: the block's newlines, its last one
+    # included, must not reach the action's one-argument-per-line param file.
+    text = (
+        "package: {name: a, version: '1'}\nsource: {path: s}\nbuild:\n"
+        "  cflags: |\n    -Wno-implicit-function-declaration\n    -DX='a b'\n"
+        '  ldflags: >\n    -lm\n    -lz\n  cxxflags: "-O2\\r\\n-g"\n  backend-flags: |\n    setup-args=-Dx=1\n'
+    )
+    build = load_recipe(write(tmp_path, "a", text)).build
+    assert build.cflags == "-Wno-implicit-function-declaration -DX='a b'"
+    assert build.ldflags == "-lm -lz"
+    assert build.cxxflags == "-O2 -g"
+    assert build.backend_flags == "setup-args=-Dx=1"
+
+
 def test_exports_list_and_legacy_library_flags(tmp_path: Path) -> None:
     path = write(
         tmp_path,
