@@ -41,13 +41,16 @@ include directories of its site-packages are mapped as the host's are.
    runs next, the same way; what it exports is seen by the build but not by `build.post`.
 3. package: `pip wheel --no-build-isolation --no-index` (the package's own setup.py / PEP 517 backend), installed
    into a site-packages tree. A meson-python build gets `$MESON_CROSS_FILE` and `build-dir=build` as config settings;
-   `$NINJA` is the interpreter's ninja, and `cython` on PATH runs the Cython that PYTHONPATH gives. Every extension
+   `$NINJA` is the interpreter's ninja, and `cython` on PATH runs the Cython that PYTHONPATH gives, from the source
+   tree (rules_pyodide/cython_wrapper.py: its modules then name their sources relatively). Every extension
    module is renamed from the host's EXT_SUFFIX to the profile's, and
    must be a wasm module, and there must be one unless `--allow-pure` (the recipe was not known to compile: its
    source could not be looked into). Libraries: the script must have installed `lib/*.a` (static) or `lib/*.so`
    (shared).
 4. `build.post` runs in the source tree with $SITEPACKAGES (the installed tree) and $PKGDIR.
-5. package: tests unvendored, the wheel written again deterministically with the profile's tag; shared library: the
+5. package: tests unvendored; the build's absolute paths renamed in the installed text files, and a shipped binary
+   that holds one stops the build (rules_pyodide.build_paths); the wheel written again deterministically with the
+   profile's tag; shared library: the
    `.so` files zipped (`<name>-<version>.zip`, installed by Pyodide into its dynlib directory); index fragments.
 
 The full log (every command the wrappers ran and its output) is `--log`; on failure its last lines are printed.
@@ -69,7 +72,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rules_pyodide import meson_cross
+from rules_pyodide import build_paths, meson_cross
 from rules_pyodide.build_lock import BuildEnv, BuildLockError, create_build_env, read_lock
 from rules_pyodide.cli import option_values
 from rules_pyodide.errors import prog, run_command
@@ -98,6 +101,7 @@ from rules_pyodide.pure_build import (
 
 PROG = prog("emcc-build")
 WRAPPER = Path(__file__).with_name("compiler_wrapper.py")
+CYTHON_WRAPPER = Path(__file__).with_name("cython_wrapper.py")
 SHIMS = {
     "cc": "cc",
     "gcc": "cc",
@@ -240,7 +244,7 @@ def split_host_sites(sites: Sequence[Path], ext_suffix: str) -> tuple[list[Path]
     return pure, compiled
 
 
-def write_shims(bin_dir: Path, config: Path, python: str = sys.executable) -> None:
+def write_shims(bin_dir: Path, config: Path, source: Path, python: str = sys.executable) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name, role in SHIMS.items():
         shim = bin_dir / name
@@ -251,10 +255,13 @@ def write_shims(bin_dir: Path, config: Path, python: str = sys.executable) -> No
             encoding="utf-8",
         )
         shim.chmod(0o755)
-    # `cython` (meson looks for it on PATH, for the build machine): the Cython of this interpreter's path, so a
-    # host requirement on PYTHONPATH (packages/cython) wins over the one installed beside the interpreter.
+    # `cython` (on PATH and in the meson cross file): the Cython of this interpreter's path, so a host requirement on
+    # PYTHONPATH (packages/cython) wins over the one installed beside the interpreter; run from the source tree.
     cython = bin_dir / "cython"
-    cython.write_text(f'#!/bin/sh\nexec {shlex.quote(python)} -m cython "$@"\n', encoding="utf-8")
+    cython.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(python)} {shlex.quote(str(CYTHON_WRAPPER))} {shlex.quote(str(source))} "$@"\n',
+        encoding="utf-8",
+    )
     cython.chmod(0o755)
 
 
@@ -281,7 +288,6 @@ def meson_cross_file(path: Path, bin_dir: Path, args: Options) -> Path:
     search = os.environ.get("PATH", "/usr/bin:/bin")
     text = meson_cross.cross_file(
         bin_dir,
-        sys.executable,
         shutil.which("node", path=search),
         args.profile_cflag,
         args.profile_ldflag,
@@ -428,10 +434,28 @@ def write_zip(files: Sequence[Path], output: Path) -> None:
 
 
 def _prefix_maps(scratch: Path) -> list[str]:
-    """No absolute path in the outputs (e.g. `__FILE__` of an inline function in a header): the scratch directory
-    becomes /build, the action's directory (the sandbox's exec root) `.`, in file names and debug info."""
-    maps = {str(scratch): "/build", os.getcwd(): ".", str(Path.cwd().resolve()): "."}
-    return [f"-ffile-prefix-map={old}={new}" for old, new in maps.items()]
+    """No absolute path in file names and debug info (e.g. `__FILE__` of an inline function in a header)."""
+    return [f"-ffile-prefix-map={old}={new}" for old, new in build_paths.build_prefixes(scratch).items()]
+
+
+def _keep_build_paths_out(scratch: Path, trees: Sequence[Path], log: Path) -> None:
+    """Text files naming the build's directories get their names (rules_pyodide.build_paths); a file that still
+    holds one, a binary, stops the build: it would differ on every build."""
+    prefixes = build_paths.output_prefixes(scratch)
+    for tree in trees:
+        changed = build_paths.scrub_text_files(tree, prefixes)
+        if changed:
+            with log.open("a", encoding="utf-8") as f:
+                names = ", ".join(p.relative_to(tree).as_posix() for p in changed)
+                f.write(f"[rules_pyodide] the build's absolute paths renamed (/build, ., external) in: {names}\n")
+        left = build_paths.files_holding(tree, prefixes)
+        if left:
+            listed = "; ".join(f"{p.relative_to(tree).as_posix()} holds {prefix}" for p, prefix in left.items())
+            raise BuildError(
+                f"the build wrote its absolute scratch or sandbox path into a binary it ships, which would make "
+                f"every build's bytes differ: {listed}. Make the build name it relatively (a patch to the recipe, "
+                f"or build.post)"
+            )
 
 
 def _wrapper_config(args: Options, scratch: Path, log: Path, locked: BuildEnv | None = None) -> Path:
@@ -472,7 +496,7 @@ _KEYWORDS = ("pyinit", "requested", "whole_archive")
 def _environment(args: Options, scratch: Path, config: Path, locked: BuildEnv | None = None) -> dict[str, str]:
     env = build_env(scratch, split_host_sites(args.host_site, args.ext_suffix)[0])
     bin_dir = scratch / "bin"
-    write_shims(bin_dir, config, str(locked.python) if locked else sys.executable)
+    write_shims(bin_dir, config, scratch / "src", str(locked.python) if locked else sys.executable)
     write_helpers(bin_dir)
     libraries = [p.resolve() for p in args.library]
     prefix = scratch / "prefix"
@@ -624,6 +648,7 @@ def _build_package(
     post_env = {**(env if post_base is None else post_base), "SITEPACKAGES": str(site)}
     run_script(args.post, src, post_env, log, "post", scratch)
     moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
+    _keep_build_paths_out(scratch, [site, scratch / "tests"], log)
     ship_package(
         site,
         scratch / "tests",

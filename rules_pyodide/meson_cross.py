@@ -7,8 +7,9 @@ default is a random `.mesonpy-*` name, which would reach file names and `__FILE_
 
 - `[binaries]`: the compiler wrappers' shims (`cc`, `c++`, `ar`, `ranlib`; rules_pyodide.compiler_wrapper): every
   compile and link, meson's own checks included, gets the profile's flags there, in one place; meson sees emcc
-  behind them and uses its emscripten compiler classes. `cython` is `python -m cython` of the build's interpreter,
-  so the Cython on PYTHONPATH (a host requirement such as packages/cython) wins over the one installed with it.
+  behind them and uses its emscripten compiler classes. `cython` is the `cython` shim too: the Cython of the build's
+  interpreter's path (a host requirement such as packages/cython wins over the one installed with the interpreter),
+  run from the source tree so that no module records the build's absolute path (rules_pyodide/cython_wrapper.py).
   `exe_wrapper` is node, for a meson check that runs a test program (emcc writes programs as JavaScript).
 - `[host_machine]`: emscripten / wasm32, little endian.
 - `[properties]`: `needs_exe_wrapper` (nothing built runs on the build machine), `skip_sanity_check` (the sanity
@@ -41,19 +42,18 @@ def _value(value: str | Sequence[str]) -> str:
 
 def cross_file(
     shims: Path,
-    python: str,
     node: str | None,
     cflags: Sequence[str],
     ldflags: Sequence[str],
     pkg_config: str | None = None,
 ) -> str:
-    """The text of the cross file. `shims`: directory of the wrapper shims; `python`: the build's interpreter."""
+    """The text of the cross file. `shims`: directory of the wrapper shims (and the `cython` one)."""
     binaries: list[tuple[str, str | Sequence[str]]] = [
         ("c", str(shims / "cc")),
         ("cpp", str(shims / "c++")),
         ("ar", str(shims / "ar")),
         ("ranlib", str(shims / "ranlib")),
-        ("cython", [python, "-m", "cython"]),
+        ("cython", str(shims / "cython")),
     ]
     if node:
         binaries.append(("exe_wrapper", node))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rules_pyodide import emcc_build
+from rules_pyodide import cython_wrapper, emcc_build
 from rules_pyodide.emcc_build import Options, parse_options
 from rules_pyodide.pure_build import BuildError
 
@@ -150,13 +150,60 @@ def test_the_wrapper_configuration_carries_the_profile_the_recipe_and_the_librar
 
 def test_the_shims_run_the_compiler_wrapper_in_their_role(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
-    emcc_build.write_shims(bin_dir, tmp_path / "wrapper.json")
+    emcc_build.write_shims(bin_dir, tmp_path / "wrapper.json", tmp_path / "src")
     for name, role in emcc_build.SHIMS.items():
         text = (bin_dir / name).read_text()
         assert text.startswith("#!/bin/sh\nexport RULES_PYODIDE_WRAPPER_CONFIG=") and os.access(bin_dir / name, os.X_OK)
         assert text.rstrip().endswith(f'{emcc_build.WRAPPER} {role} "$@"'), name
+    (tmp_path / "src").mkdir()
     cython = subprocess.run([bin_dir / "cython", "--version"], capture_output=True, text=True, check=False)
     assert cython.returncode == 0 and "Cython" in cython.stdout + cython.stderr
+
+
+def test_the_cython_shim_names_sources_relative_to_the_source_tree(tmp_path: Path) -> None:
+    # What meson does: Cython run from its build directory, the source named by absolute path, the rest relative.
+    scratch = tmp_path / "some" / "sandbox" / ".x.1234.build"
+    src, build = scratch / "src", scratch / "src" / "build"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "mod.pyx").write_text("def f(x):\n    raise ValueError(x)\n")
+    (src / "pkg" / "inc.pxd").write_text("cdef int g(int x)\n")
+    (build / "pkg").mkdir(parents=True)
+    emcc_build.write_shims(scratch / "bin", scratch / "wrapper.json", src)
+    command: list[str | Path] = [
+        scratch / "bin" / "cython",
+        "-3",
+        "-I",
+        "../pkg",
+        "-o",
+        "pkg/mod.c",
+        str(src / "pkg" / "mod.pyx"),
+    ]
+    subprocess.run(command, cwd=build, check=True)
+    generated = (build / "pkg" / "mod.c").read_text()
+    assert '"pkg/mod.pyx"' in generated
+    assert str(scratch) not in generated and not (src / "pkg" / "mod.c").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["-o", "a.c", "x.pyx"], ["-o", "/b/a.c", "/b/x.pyx"]),
+        (
+            ["--output-file=a.c", "-Iinc", "--include-dir", "i2", "/abs/x.pyx"],
+            ["--output-file=/b/a.c", "-I/b/inc", "--include-dir", "/b/i2", "/abs/x.pyx"],
+        ),
+        (
+            ["-X", "boundscheck=False", "--module-name", "m.n", "-3", "--fast-fail", "-M", "x.pyx"],
+            ["-X", "boundscheck=False", "--module-name", "m.n", "-3", "--fast-fail", "-M", "/b/x.pyx"],
+        ),
+        (
+            ["-Xlanguage_level=3", "-Wextra", "--embed=main", "-w", "w", "x.pyx"],
+            ["-Xlanguage_level=3", "-Wextra", "--embed=main", "-w", "/b/w", "/b/x.pyx"],
+        ),
+    ],
+)
+def test_cython_wrapper_makes_only_path_arguments_absolute(args: list[str], expected: list[str]) -> None:
+    assert cython_wrapper.absolute_arguments(args, "/b") == expected
 
 
 def test_the_meson_cross_file_names_the_shims_node_and_the_profiles_flags(tmp_path: Path) -> None:

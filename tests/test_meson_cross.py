@@ -11,7 +11,6 @@ from rules_pyodide.meson_cross import backend_flags, cross_file, uses_meson_pyth
 def test_cross_file_names_the_wrappers_and_wasm32(tmp_path: Path) -> None:
     text = cross_file(
         tmp_path / "bin",
-        "/venv/bin/python",
         "/usr/bin/node",
         ["-O2", "-fwasm-exceptions"],
         ["-sWASM_BIGINT"],
@@ -23,7 +22,7 @@ def test_cross_file_names_the_wrappers_and_wasm32(tmp_path: Path) -> None:
     assert binaries["c"] == repr(str(tmp_path / "bin" / "cc"))
     assert binaries["cpp"] == repr(str(tmp_path / "bin" / "c++"))
     assert binaries["ar"] == repr(str(tmp_path / "bin" / "ar"))
-    assert binaries["cython"] == "['/venv/bin/python', '-m', 'cython']"
+    assert binaries["cython"] == repr(str(tmp_path / "bin" / "cython"))
     assert binaries["exe_wrapper"] == "'/usr/bin/node'"
     assert dict(parser["host_machine"]) == {
         "system": "'emscripten'",
@@ -37,7 +36,7 @@ def test_cross_file_names_the_wrappers_and_wasm32(tmp_path: Path) -> None:
 
 
 def test_cross_file_quotes_paths_and_leaves_out_missing_tools(tmp_path: Path) -> None:
-    text = cross_file(Path("/it's/bin"), "/py", None, [], [])
+    text = cross_file(Path("/it's/bin"), None, [], [])
     assert "c = '/it\\'s/bin/cc'" in text
     assert "\nexe_wrapper =" not in text and "pkg-config" not in text
 
