@@ -39,7 +39,7 @@ def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def dist() -> Path:
-    """The recipes' dist (`//packages:all`), compiled packages included."""
+    """The recipes' dist (`//packages:core`), compiled packages included."""
     return recipes_dist()
 
 
