@@ -20,7 +20,7 @@ from rules_pyodide.errors import PROG
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("rules_pyodide.run", "run Python in real Pyodide (Node) with a dist's packages in its index"),
     "mkpkg": ("rules_pyodide.mkpkg", "write packages/NAME/meta.yaml from a PyPI sdist's metadata (pip download)"),
-    "fetch": ("rules_pyodide.fetch", "download every recipe's source into the distdir (pip) and check its checksum"),
+    "fetch": ("rules_pyodide.fetch", "download every recipe's source into the distdir and check its checksum"),
     "lock-build": (
         "rules_pyodide.build_lock",
         "resolve recipes' build requirements into packages/NAME/build-requirements.lock (needs PyPI)",

@@ -47,7 +47,8 @@ include directories of its site-packages are mapped as the host's are.
    must be a wasm module, and there must be one unless `--allow-pure` (the recipe was not known to compile: its
    source could not be looked into). Libraries: the script must have installed `lib/*.a` (static) or `lib/*.so`
    (shared).
-4. `build.post` runs in the source tree with $SITEPACKAGES (the installed tree) and $PKGDIR.
+4. `build.post` runs in the source tree with $SITEPACKAGES and $WHEELDIR (both the installed tree, as pyodide-build
+   names the unpacked wheel) and $PKGDIR.
 5. package: tests unvendored; the build's absolute paths renamed in the installed text files, and a shipped binary
    that holds one stops the build (rules_pyodide.build_paths); the wheel written again deterministically with the
    profile's tag; shared library: the
@@ -613,6 +614,12 @@ def build(args: Options) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def post_environment(env: dict[str, str], site: Path) -> dict[str, str]:
+    """`build.post`'s environment: $SITEPACKAGES, and $WHEELDIR, pyodide-build's name for the unpacked wheel, which
+    is the same tree here (rebound's post copies its headers from it)."""
+    return {**env, "SITEPACKAGES": str(site), "WHEELDIR": str(site)}
+
+
 def _build_package(
     args: Options,
     out: Shipped,
@@ -645,8 +652,7 @@ def _build_package(
             f"the build produced no extension module (*{host_suffix}); is this a compiled package? Last lines of "
             f"the log ({log.name}):\n{_tail(log)}"
         )
-    post_env = {**(env if post_base is None else post_base), "SITEPACKAGES": str(site)}
-    run_script(args.post, src, post_env, log, "post", scratch)
+    run_script(args.post, src, post_environment(env if post_base is None else post_base, site), log, "post", scratch)
     moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
     _keep_build_paths_out(scratch, [site, scratch / "tests"], log)
     ship_package(

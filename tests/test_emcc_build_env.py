@@ -152,6 +152,18 @@ def test_cross_script_exports_reach_the_build_not_post(tmp_path: Path, env: dict
     assert (after_cross["A"], after_cross["B"]) == ("script", "cross") and "B" not in after_script
 
 
+def test_post_sees_the_installed_tree_as_sitepackages_and_wheeldir(tmp_path: Path, env: dict[str, str]) -> None:
+    site = tmp_path / "site"
+    (site / "rebound").mkdir(parents=True)
+    (site / "rebound" / "rebound.h").write_text("/* header */\n")
+    (tmp_path / "src").mkdir()
+    log = tmp_path / "build.log"
+    log.write_text("")
+    post = "cp $WHEELDIR/rebound/*.h $SITEPACKAGES/../copied.h\n"
+    run_script(post, tmp_path / "src", emcc_build.post_environment(env, site), log, "post", tmp_path)
+    assert (tmp_path / "copied.h").read_text() == "/* header */\n"
+
+
 def test_missing_executable_is_named(tmp_path: Path) -> None:
     from rules_pyodide.pure_build import BuildError, check_executables
 
