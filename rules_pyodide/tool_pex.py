@@ -186,7 +186,9 @@ def build_pex(pex: Pex, wheels: Sequence[Path], sources: Path, output: Path, pex
         for wheel in wheels:
             name, version = wheel.name.split("-")[:2]
             requirements.append(f"{name}=={version}")
-        partial = output.with_name(output.name + ".partial")
+        # A name of its own beside the output: two workspaces may build the same PEX into the machine cache at once,
+        # and pex writes `<-o>~` first, which a shared name would let one build delete under the other.
+        partial = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)) / output.name
         command = [sys.executable, "-m", "pex", *BUILD_FLAGS, "--pip-version", pex.pip_version]
         command += ["--find-links", str(links), "-D", str(src)]
         command += ["--python", sys.executable, "--python-shebang", "/usr/bin/env python3"]
@@ -197,7 +199,7 @@ def build_pex(pex: Pex, wheels: Sequence[Path], sources: Path, output: Path, pex
             _run(command, env, "pex (building the rules-pyodide tool)")
             partial.replace(output)
         finally:
-            partial.unlink(missing_ok=True)
+            shutil.rmtree(partial.parent, ignore_errors=True)
 
 
 def install_venv(pex: Path, pex_root: Path) -> str:

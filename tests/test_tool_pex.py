@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,40 @@ def test_main_reports_a_missing_wheel_directory_in_one_line(tmp_path: Path, caps
     err = capsys.readouterr().err.strip()
     assert err == f"rules-pyodide tool: wheel directory {tmp_path / 'none'} does not exist; {HINT}"
     assert not (tmp_path / "out.pex").exists()
+
+
+def test_two_builds_of_one_pex_at_once_both_succeed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two workspaces fetching the same tool build the same cache entry at once. pex writes `<-o>~` and then renames
+    # it; the fake does the same, both builds between the two steps at once (one shared name lost a file here).
+    barrier = threading.Barrier(2, timeout=30)
+
+    def fake_pex(command: list[str], env: dict[str, str], what: str) -> None:
+        out = Path(command[command.index("-o") + 1])
+        Path(f"{out}~").write_text("pex\n")
+        barrier.wait()
+        Path(f"{out}~").rename(out)
+
+    monkeypatch.setattr(tool_pex, "_run", fake_pex)
+    wheel = tmp_path / "pex-2.105.2-py2.py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("pex/__init__.py", "")
+    (tmp_path / "sources").mkdir()
+    output = tmp_path / "cache" / "rules-pyodide.pex"
+    output.parent.mkdir()
+    pex = tool_pex.Pex(wheel=wheel, pip_version="24.1", pip_wheels=())
+    errors: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            tool_pex.build_pex(pex, [], tmp_path / "sources", output, tmp_path / "pex_root")
+        except BaseException as e:  # reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert output.read_text() == "pex\n"
+    assert sorted(p.name for p in output.parent.iterdir()) == ["rules-pyodide.pex"]  # no partial file left
