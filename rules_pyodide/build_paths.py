@@ -28,10 +28,11 @@ def build_prefixes(scratch: Path) -> dict[str, str]:
 
 def output_prefixes(scratch: Path, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """`build_prefixes` and Bazel's `external` directory of the output base, named `external` as in the exec root:
-    the build interpreter is the tool's venv under $PEX_ROOT there (toolchains/tool.bzl's launcher sets it)."""
+    the build interpreter is the tool's venv, in the tool's repository there ($RULES_PYODIDE_TOOL_DIR, which
+    toolchains/tool.bzl's launcher sets)."""
     prefixes = build_prefixes(scratch)
-    pex_root = environ.get("PEX_ROOT", "")
-    external = Path(pex_root).parent.parent if pex_root else None
+    tool_dir = environ.get("RULES_PYODIDE_TOOL_DIR", "")
+    external = Path(tool_dir).parent if tool_dir else None
     if external is not None and external.name == "external":
         prefixes[str(external)] = "external"
     return prefixes

@@ -20,7 +20,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path
     scratch.mkdir(parents=True)
     (base / "external" / "rules_pyodide_tool" / "pex_root").mkdir(parents=True)
     monkeypatch.chdir(execroot)
-    monkeypatch.setenv("PEX_ROOT", str(base / "external" / "rules_pyodide_tool" / "pex_root"))
+    monkeypatch.setenv("RULES_PYODIDE_TOOL_DIR", str(base / "external" / "rules_pyodide_tool"))
     return base, execroot, scratch
 
 
@@ -29,8 +29,8 @@ def test_output_prefixes_name_scratch_exec_root_and_external(sandbox: tuple[Path
     prefixes = build_paths.output_prefixes(scratch)
     assert prefixes[str(scratch)] == "/build" and prefixes[str(execroot)] == "."
     assert prefixes[str(base / "external")] == "external"
-    # Without Bazel's layout (no $PEX_ROOT, or one elsewhere) only the action's own directories are known.
-    assert str(base / "external") not in build_paths.output_prefixes(scratch, {"PEX_ROOT": "/opt/pex"})
+    # Without Bazel's layout (no tool directory, or one elsewhere) only the action's own directories are known.
+    assert str(base / "external") not in build_paths.output_prefixes(scratch, {"RULES_PYODIDE_TOOL_DIR": "/opt/t"})
     assert build_paths.output_prefixes(scratch, {}) == build_paths.build_prefixes(scratch)
 
 

@@ -87,6 +87,17 @@ def test_every_output_is_bit_identical(builds: tuple[Producer, Producer]) -> Non
     assert tarball.read_bytes() == two.release.with_name(two.release.name + ".tar.gz").read_bytes()
 
 
+def test_shipped_files_name_the_build_directories_by_fixed_names(builds: tuple[Producer, Producer]) -> None:
+    # packages/rp-abiprobe's build.post writes its source tree and the build interpreter's site-packages into the
+    # package: the scratch directory becomes /build, Bazel's external directory `external` (rules_pyodide.build_paths).
+    for build in builds:
+        site = build.ws.root / ".bazel" / "bin" / "packages" / "rp-abiprobe_build" / "site"
+        source, interpreter = (site / "rp_abiprobe" / "build_paths.txt").read_text().splitlines()
+        assert source == "/build/src"
+        assert interpreter.startswith("external/rules_pyodide_tool/pex_root/venvs/"), interpreter
+        assert interpreter.endswith("/site-packages"), interpreter
+
+
 def test_action_keys_ignore_checkout_path_output_base_tmpdir_and_host_path(builds: tuple[Producer, Producer]) -> None:
     one, two = builds
     keys = sorted((s["mnemonic"], s["listedOutputs"][0], action_key(s)) for s in one.spawns)

@@ -44,12 +44,15 @@ _LAUNCHER = """\
 # Runs rules-pyodide.pex next to the real location of this file; its venv {venv} is under pex_root.
 here="$(dirname "$(readlink -f "$0")")"
 PEX_ROOT="$here/pex_root"
+# This repository's directory, for the actions (PEX_ROOT does not reach them: the PEX's venv clears PEX_* variables);
+# rules_pyodide.build_paths names Bazel's external directory after it.
+RULES_PYODIDE_TOOL_DIR="$here"
 # The venv is read-only in Bazel's sandbox: no `.last-access` stamp (pex's cache pruning) on each run.
 _PEX_CACHE_SET_LAST_ACCESS=0
 # Bazel runs actions without PATH; the venv prepends its bin/ to PATH, which would then hide what Python finds on
 # its default path when PATH is unset (patch, tar, ...): make that default explicit.
 PATH="${{PATH:-/bin:/usr/bin}}"
-export PATH PEX_ROOT _PEX_CACHE_SET_LAST_ACCESS
+export PATH PEX_ROOT RULES_PYODIDE_TOOL_DIR _PEX_CACHE_SET_LAST_ACCESS
 if [ ! -x "$PEX_ROOT/{venv}/bin/python" ]; then
   echo "rules-pyodide: the tool's venv $PEX_ROOT/{venv} is missing (machine cache deleted?): run \\`bazel sync --only={name}\\`" >&2
   exit 1
