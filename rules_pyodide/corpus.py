@@ -102,21 +102,25 @@ class Totals:
     built: int
     imported: int
     failed: int
+    measured: int
+    """Recipes that count: every one but the skipped and the not downloadable. A recipe refused before anything was
+    downloaded (unparsable, or needing an unparsable one) counts as a failure."""
     percent: float
-    """Share of downloadable recipes that built and imported (static libraries: that built)."""
+    """Share of the measured recipes that built and imported (static libraries: that built)."""
 
 
 def totals(rows: Sequence[Row]) -> Totals:
-    downloadable = [r for r in rows if r.downloadable in ("yes", "local")]
-    ok = [r for r in downloadable if r.outcome == "ok"]
+    measured = [r for r in rows if r.outcome in ("ok", "failed")]
+    ok = [r for r in measured if r.outcome == "ok"]
     return Totals(
         recipes=len(rows),
         skipped=sum(r.outcome == "skipped" for r in rows),
-        downloadable=len(downloadable),
+        downloadable=sum(r.downloadable in ("yes", "local") for r in rows),
         built=sum(r.built == "yes" for r in rows),
         imported=sum(r.imported in ("yes", "loaded") for r in rows),
-        failed=sum(r.outcome == "failed" for r in rows),
-        percent=round(100.0 * len(ok) / len(downloadable), 1) if downloadable else 0.0,
+        failed=len(measured) - len(ok),
+        measured=len(measured),
+        percent=round(100.0 * len(ok) / len(measured), 1) if measured else 0.0,
     )
 
 
@@ -797,7 +801,8 @@ def totals_line(t: Totals) -> str:
     return (
         f"{t.recipes} recipes: {t.skipped} skipped (disabled or stdlib), {t.downloadable} downloadable, "
         f"{t.built} built, {t.imported} imported, {t.failed} failed; "
-        f"{t.percent}% of the downloadable recipes built and imported"
+        f"{t.percent}% of the {t.measured} recipes measured (downloadable, or refused before any download) built "
+        "and imported"
     )
 
 

@@ -304,12 +304,13 @@ ROWS = [
 
 def test_totals_and_outcomes() -> None:
     assert [r.outcome for r in ROWS] == ["ok", "failed", "failed", "not downloadable", "ok", "ok", "skipped", "failed"]
+    # h, refused by the parser before its source was looked at, counts as a failure, not as not downloadable.
     assert corpus.totals(ROWS) == corpus.Totals(
-        recipes=8, skipped=1, downloadable=5, built=4, imported=2, failed=3, percent=60.0
+        recipes=8, skipped=1, downloadable=5, built=4, imported=2, failed=3, measured=6, percent=50.0
     )
     assert corpus.totals_line(corpus.totals(ROWS)) == (
         "8 recipes: 1 skipped (disabled or stdlib), 5 downloadable, 4 built, 2 imported, 3 failed; "
-        "60.0% of the downloadable recipes built and imported"
+        "50.0% of the 6 recipes measured (downloadable, or refused before any download) built and imported"
     )
     assert corpus.totals([]).percent == 0.0
 
@@ -326,7 +327,7 @@ def test_reports(tmp_path: Path) -> None:
     assert md[8] == "| c | pure | yes | no | - | rules-pyodide pure-build: error: c \\| d |"
     corpus.write_report(tmp_path / "r.json", ROWS, Path("/c/packages"), "0.21.3")
     data = json.loads((tmp_path / "r.json").read_text())
-    assert data["totals"]["percent"] == 60.0 and data["profile"] == "0.21.3"
+    assert data["totals"]["percent"] == 50.0 and data["profile"] == "0.21.3"
     assert data["rows"][3] == {
         "recipe": "d",
         "kind": "unknown",
@@ -470,5 +471,5 @@ def test_end_to_end_on_tiny_recipes(tmp_path: Path) -> None:
     )
     assert proc.stdout.splitlines()[-1] == (
         "4 recipes: 0 skipped (disabled or stdlib), 3 downloadable, 2 built, 1 imported, 2 failed; "
-        "33.3% of the downloadable recipes built and imported"
+        "33.3% of the 3 recipes measured (downloadable, or refused before any download) built and imported"
     )
