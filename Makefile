@@ -25,7 +25,7 @@ lint: setup
 	  | xargs -0 -r js/node_modules/.bin/buildifier -mode=check -lint=warn
 
 unit: setup
-	RULES_PYODIDE_DISK_CACHE=$(DISK_CACHE) $(PY) -m pytest -q
+	RULES_PYODIDE_DISK_CACHE=$(DISK_CACHE) $(PY) -m pytest -q -n auto --dist loadgroup
 
 bazel-test: setup
 	$(BAZEL) test --disk_cache=$(DISK_CACHE) //...

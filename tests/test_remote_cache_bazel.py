@@ -37,7 +37,7 @@ from bazel_workspace import (
 
 from rules_pyodide.cache_server import CacheServer, running
 
-pytestmark = pytest.mark.bazel
+pytestmark = [pytest.mark.bazel, pytest.mark.xdist_group("release")]
 
 # arrow and its run requirements (each //packages:<name> builds its own files only).
 SMALL = ("//packages:arrow", "//packages:python-dateutil", "//packages:six", "//packages:types-python-dateutil")

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 import pytest
 from bazel_workspace import ROOT, Workspace, copy_workspace, machine_disk_cache
 
-pytestmark = pytest.mark.bazel  # it runs Bazel in a copy of the workspace
+# It runs Bazel in a copy of the workspace.
+pytestmark = [pytest.mark.bazel, pytest.mark.xdist_group("table_bazel")]
 
 
 @pytest.fixture(scope="module")
