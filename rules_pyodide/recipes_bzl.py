@@ -46,8 +46,8 @@ in requirements.host must be in requirements.run too (it is loaded at run time),
 A recipe whose `source.url` is a wheel (`.whl`, as many of pyodide-build's recipes are) is shipped, not built
 (`wheel_source`, `source_wheel`): the file name must name the recipe's package and version; `wheel` is that name,
 `kind` is `pure` for a `*-none-any` wheel (fit for every profile) and `compiled` otherwise (fit for the profile of
-its tag only, which the build checks: rules_pyodide.wheel_source), and `compiled` follows `kind`. `build.post` and
-library types are errors with a wheel (nothing runs on it), the other build keys have no effect.
+its tag only, which the build checks: rules_pyodide.wheel_source), and `compiled` follows `kind`. `build.post` runs
+on the unpacked wheel; library types are errors with a wheel, the other build keys have no effect.
 """
 
 from __future__ import annotations
@@ -183,8 +183,8 @@ def source_kind(meta: Path, recipe: Recipe, distdir: Path | None) -> tuple[str, 
 
 def source_wheel(recipe: Recipe, archive: str) -> tuple[str, str]:
     """For a recipe whose `source.url` is a wheel: ("pure" | "compiled", reason), from the file name's tags, which
-    must name the recipe's package and version. What rules_pyodide does not do with a wheel (`build.post`, a library
-    type) is an error here rather than silently skipped."""
+    must name the recipe's package and version. What rules_pyodide does not do with a wheel (a library type) is an
+    error here rather than silently skipped."""
     try:
         name, version, _, tags = parse_wheel_filename(archive)
     except InvalidWheelFilename as err:
@@ -199,8 +199,6 @@ def source_wheel(recipe: Recipe, archive: str) -> tuple[str, str]:
         raise RecipeError(f"source.url: {archive} has version {version}, the recipe {recipe.package.version!r}")
     if recipe.build.type != "package":
         raise RecipeError(f"build.type: {recipe.build.type} cannot come from a wheel (source.url {archive})")
-    if recipe.build.post:
-        raise RecipeError(f"build.post: not supported with a wheel source ({archive}): rules_pyodide ships it as is")
     text = ", ".join(sorted(str(t) for t in tags))
     pure = all(t.abi == "none" and t.platform == "any" for t in tags)
     return ("pure" if pure else "compiled"), f"a prebuilt wheel tagged {text}"

@@ -3,6 +3,7 @@
     python -m rules_pyodide.wheel_source --source-wheel FILE.whl --profile P --name NAME --version V
         --wheel OUT.whl --site OUT_DIR --fragments OUT_DIR [--tests OUT_DIR] [--unvendor-tests]
         [--retain-test-pattern GLOB ...] [--depends NAME ...] [--imports MOD ...] [--meta packages/NAME/meta.yaml]
+        [--post-file build.post.sh --pkgdir packages/NAME]
 
 The wheel was downloaded and its checksum checked by the recipe's `pyodide_source` repository (from the distdir that
 `rules-pyodide fetch` fills). Then:
@@ -13,7 +14,8 @@ The wheel was downloaded and its checksum checked by the recipe's `pyodide_sourc
    an older CPython too). METADATA's `Requires-Python` must admit the profile's Python. The profiles and their
    runtimes are the table of rules_pyodide.runtimes.
 2. METADATA must name the recipe's package and version; a pure wheel must hold no compiled module.
-3. Then as the package builds (rules_pyodide.pure_build): installed into `--site`, tests unvendored with
+3. `build.post`, when the recipe has one, runs on the installed tree as pyodide-build runs it (`run_post`).
+4. Then as the package builds (rules_pyodide.pure_build): installed into `--site`, tests unvendored with
    `--unvendor-tests`, the wheel written again deterministically (same file name and tags) and the index fragments.
 An error is one line naming the recipe, and leaves no output.
 """
@@ -21,6 +23,7 @@ An error is one line naming the recipe, and leaves no output.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -35,6 +38,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from rules_pyodide.cli import option_values
+from rules_pyodide.emcc_build import run_script
 from rules_pyodide.errors import RulesPyodideError, prog, run_command
 from rules_pyodide.pure_build import (
     check_metadata,
@@ -130,10 +134,47 @@ class Options:
     depends: tuple[str, ...] = ()
     imports: tuple[str, ...] = ()
     meta: str = ""
+    post_file: Path | None = None
+    pkgdir: Path | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Options:
         return cls(**option_values(args, cls))
+
+
+def run_post(args: Options, site: Path, scratch: Path) -> None:
+    """`build.post` on the installed wheel `site`, in the layout and with the variables pyodide-build gives it:
+    the working directory stands for the recipe's, where `build/NAME-VERSION/dist/<wheel's name>-<wheel's version>/`
+    is the unpacked wheel (0.21-era scripts name it so: `find build/distlib-0.3.4/dist -name '*.exe' -delete`), and
+    $WHEELDIR and $SITEPACKAGES name the same tree (the variables of later pyodide-build), $PKGDIR the recipe's
+    directory, $PKG_VERSION, $PKG_BUILD_DIR and $DISTDIR as for a build. A failing script is one error with the tail
+    of its output."""
+    assert args.post_file is not None
+    root = scratch / "recipe"
+    build_dir = root / "build" / f"{args.name}-{args.version}"
+    wheel_name, wheel_version = args.source_wheel.name.split("-", 2)[:2]
+    tree = build_dir / "dist" / f"{wheel_name}-{wheel_version}"
+    tree.parent.mkdir(parents=True)
+    site.rename(tree)
+    variables = {
+        "PKGDIR": str(args.pkgdir.resolve()) if args.pkgdir else "",
+        "PKG_VERSION": args.version,
+        "PKG_BUILD_DIR": str(build_dir),
+        "DISTDIR": str(build_dir / "dist"),
+        "SITEPACKAGES": str(tree),
+        "WHEELDIR": str(tree),
+    }
+    try:
+        run_script(
+            args.post_file.read_text(encoding="utf-8"),
+            root,
+            {**os.environ, **variables},
+            scratch / "post.log",
+            "post",
+            scratch,
+        )
+    finally:
+        tree.rename(site)
 
 
 def ship(args: Options, table: Table | None = None) -> None:
@@ -156,6 +197,8 @@ def ship(args: Options, table: Table | None = None) -> None:
     try:
         site = scratch / "site"
         install(source, site)
+        if args.post_file:
+            run_post(args, site, scratch)
         moved = unvendor_tests(site, scratch / "tests", args.retain_test_pattern) if args.unvendor_tests else 0
         ship_package(
             site,
@@ -190,6 +233,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--depends", action="append", default=[], help="a run requirement (repeat)")
     parser.add_argument("--imports", action="append", default=[], help="a top-level import name (repeat)")
     parser.add_argument("--meta", default="", help="the recipe file, named first in every error")
+    parser.add_argument("--post-file", type=Path, help="build.post (bash), run on the installed wheel")
+    parser.add_argument("--pkgdir", type=Path, help="the recipe's directory ($PKGDIR of build.post)")
     return parser
 
 

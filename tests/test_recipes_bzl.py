@@ -384,7 +384,7 @@ def test_a_wheel_source_is_shipped_not_built(tmp_path: Path) -> None:
         ("other-1.0-py3-none-any.whl", "", "source.url: other-1.0-py3-none-any.whl is a wheel of 'other', not of"),
         ("w-2.0-py3-none-any.whl", "", "source.url: w-2.0-py3-none-any.whl has version 2.0, the recipe '1.0'"),
         ("w-1.0.whl", "", "source.url: w-1.0.whl is not a wheel file name"),
-        ("w-1.0-py3-none-any.whl", "build:\n  post: rm -rf x\n", "build.post: not supported with a wheel source"),
+        ("w-1.0-py3-none-any.whl", "build:\n  type: static_library\n", "build.type: static_library cannot come from"),
     ],
 )
 def test_a_wheel_source_unlike_its_recipe_is_broken(tmp_path: Path, filename: str, extra: str, message: str) -> None:

@@ -180,3 +180,44 @@ def test_a_wheel_unlike_its_recipe_is_refused(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not out.exists() or not any(out.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "post",
+    [
+        # pyodide-build 0.21's layout: the unpacked wheel under the recipe directory's build/NAME-VERSION/dist/.
+        "find build/pkg-1.0/dist -name '*.exe' -delete\n",
+        # later pyodide-build's variable for the same tree.
+        'find $WHEELDIR -name \'*.exe\' -delete\ntest "$SITEPACKAGES" = "$WHEELDIR"\n',
+    ],
+)
+def test_build_post_runs_on_the_unpacked_wheel(tmp_path: Path, post: str) -> None:
+    source = make_wheel(tmp_path / "src", "pkg-1.0-py3-none-any.whl", files={"pkg/w64.exe": b"MZ launcher"})
+    pkgdir = tmp_path / "recipe"
+    pkgdir.mkdir()
+    (pkgdir / "extra.txt").write_text("from the recipe\n")
+    script = tmp_path / "build.post.sh"
+    script.write_text(post + 'cp "$PKGDIR/extra.txt" "$WHEELDIR/pkg/"\n')
+    out = tmp_path / "out"
+    assert wheel_source.main(_args(source, out, "0.21.3", "--post-file", str(script), "--pkgdir", str(pkgdir))) == 0
+    assert not (out / "site" / "pkg" / "w64.exe").exists()
+    assert (out / "site" / "pkg" / "extra.txt").read_text() == "from the recipe\n"
+    with zipfile.ZipFile(out / source.name) as zf:
+        names = zf.namelist()
+        record = zf.read("pkg-1.0.dist-info/RECORD").decode()
+    assert "pkg/w64.exe" not in names and "pkg/extra.txt" in names
+    assert "pkg/w64.exe" not in record and "pkg/extra.txt," in record  # RECORD is the tree's, after the script
+
+
+def test_a_failing_build_post_is_one_error_with_its_output_and_no_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = make_wheel(tmp_path / "src", "pkg-1.0-py3-none-any.whl")
+    script = tmp_path / "build.post.sh"
+    script.write_text("echo 'looking for the dist' >&2\nfind build/pkg-9.9/dist -name '*.exe' -delete\n")
+    out = tmp_path / "out"
+    assert wheel_source.main(_args(source, out, "0.21.3", "--post-file", str(script))) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rules-pyodide wheel-source: error: packages/pkg/meta.yaml: build.post failed (exit 1)")
+    assert "looking for the dist" in err and "build/pkg-9.9/dist" in err
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))

@@ -16,6 +16,7 @@ Shared by several rules:
   fragments, for one runtime's index info; used by `pyodide_dist` and by the test rules' own package directories.
 - `BUILD_ATTRS` and `add_build_env_args(args, attr)`: the attrs both recipe build rules (`pyodide_pure_build`,
   `pyodide_emcc_build`) take from the recipe, and the flags they pass from them.
+- `POST_ATTRS`: `build.post` and the recipe directory it may read (`pyodide_emcc_build`, `pyodide_wheel_source`).
 - `RUN_TEST_ATTRS` and `run_test_launcher(...)`: the runtime and `rules-pyodide run` of the tests that run in
   Pyodide (`pyodide_import_test`, `pyodide_run_test`), and the script that starts it.
 - `profile_transition`: sets `--//:pyodide` to the rule's `pyodide_version` attr (a profile), for attrs that must
@@ -161,6 +162,14 @@ BUILD_ATTRS = {
         default = True,
         doc = "Move tests out of the package into `<name>-tests.tar` (`build.unvendor-tests`).",
     ),
+}
+
+# The attrs of `build.post`, which runs on the installed tree of a build (`pyodide_emcc_build`) or of a shipped wheel
+# (`pyodide_wheel_source`).
+POST_ATTRS = {
+    "pkgdir": attr.string(doc = "Execroot-relative recipe directory, `$PKGDIR` of the scripts."),
+    "pkgdir_files": attr.label_list(allow_files = True, doc = "The files of the recipe directory."),
+    "post": attr.string(doc = "`build.post`: bash, run on the installed tree with $SITEPACKAGES and $PKGDIR."),
 }
 
 def add_build_env_args(args, attr):

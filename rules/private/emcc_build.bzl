@@ -17,7 +17,7 @@ group (`wheel`, `site`, `tests`, `fragments`, `prefix`); every type has `log`, t
 when the build fails).
 """
 
-load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "ZIP_EPOCH", "add_build_env_args", "build_lock_inputs", "run_tool", "tool_args")
+load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "POST_ATTRS", "ZIP_EPOCH", "add_build_env_args", "build_lock_inputs", "run_tool", "tool_args")
 load(":providers.bzl", "PyodideBuildInfo", "PyodideLibraryInfo", "PyodidePackageInfo", "PyodideProfileInfo")
 
 _TOOLCHAIN = str(Label("//toolchains:emscripten"))
@@ -182,9 +182,6 @@ pyodide_emcc_build = rule(
             providers = [PyodideLibraryInfo],
             doc = "Library recipes in `requirements.host` (their `_build` targets): compiled and linked against.",
         ),
-        "pkgdir": attr.string(doc = "Execroot-relative recipe directory, `$PKGDIR` of the scripts."),
-        "pkgdir_files": attr.label_list(allow_files = True, doc = "The files of the recipe directory."),
-        "post": attr.string(doc = "`build.post`: bash, run after the build with $SITEPACKAGES and $PKGDIR."),
         "replace_libs": attr.string_list(doc = "`build.replace-libs`: `FROM=TO` for `-lFROM` at link time."),
         "script": attr.string(doc = "`build.script`: bash, run in the source tree before the build."),
         "type": attr.string(
@@ -199,6 +196,6 @@ pyodide_emcc_build = rule(
             providers = [PyodideProfileInfo],
             doc = "The Pyodide ABI profile chosen by `--//:pyodide`.",
         ),
-    }, **dict(BUILD_ATTRS, **CLI_TOOL)),
+    }, **dict(BUILD_ATTRS, **dict(POST_ATTRS, **CLI_TOOL))),
     toolchains = [_TOOLCHAIN],
 )

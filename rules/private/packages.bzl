@@ -215,6 +215,9 @@ def _wheel_source(name, r, all_recipes, names):
         retain_test_patterns = r.retain_test_patterns,
         depends = [_display_name(all_recipes, names, d) for d in r.run],
         imports = r.imports,
+        post = r.post,
+        pkgdir = paths.join(native.package_name(), name),
+        pkgdir_files = native.glob([name + "/**"]) if r.post else [],
     )
 
 def _build(name, r, all_recipes, names):

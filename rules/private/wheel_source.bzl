@@ -4,13 +4,14 @@ One action, `rules-pyodide wheel-source` (rules_pyodide.wheel_source): the wheel
 repository downloaded (checksum checked) must have tags that fit the Pyodide profile chosen by `--//:pyodide` (a
 pure `*-none-any` wheel fits every profile; a compiled one only its own), and METADATA must name the recipe's package
 and version; a wheel that does not fit fails with one line naming the recipe, the wheel's tags and the profile's
-tag. It is then installed into `site/`, tests unvendored when `unvendor_tests` is set, written again
+tag. It is then installed into `site/`, `build.post` run on it (`post`, as pyodide-build runs it on an unpacked
+wheel), tests unvendored when `unvendor_tests` is set, written again
 deterministically under its own name and tags, and index fragments are written beside it: the outputs and providers
 of `pyodide_pure_build` (`PyodideBuildInfo`, output groups `wheel`, `site`, `tests`, `fragments`).
 """
 
 load("@bazel_skylib//rules:common_settings.bzl", "BuildSettingInfo")
-load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "ZIP_EPOCH", "run_tool", "tool_args")
+load(":common.bzl", "BUILD_ATTRS", "CLI_TOOL", "POST_ATTRS", "ZIP_EPOCH", "run_tool", "tool_args")
 load(":providers.bzl", "PyodideBuildInfo")
 
 def _pyodide_wheel_source_impl(ctx):
@@ -39,10 +40,17 @@ def _pyodide_wheel_source_impl(ctx):
     args.add_all(ctx.attr.imports, before_each = "--imports")
     if ctx.attr.meta:
         args.add("--meta", ctx.attr.meta)
+    inputs = [source]
+    if ctx.attr.post:
+        post = ctx.actions.declare_file("{}/build.post.sh".format(ctx.label.name))
+        ctx.actions.write(post, ctx.attr.post)
+        args.add("--post-file", post)
+        args.add("--pkgdir", ctx.attr.pkgdir)
+        inputs += [post] + ctx.files.pkgdir_files
     run_tool(
         ctx,
         args,
-        inputs = [source],
+        inputs = inputs,
         outputs = [wheel, site, tests, fragments],
         mnemonic = "PyodideWheelSource",
         progress_message = "Checking and installing {} for {} (Pyodide {})".format(
@@ -84,5 +92,5 @@ pyodide_wheel_source = rule(
             doc = "The profile flag `--//:pyodide` (its value names a profile of rules_pyodide/runtimes.json, " +
                   "whose table the tool reads; no headers or toolchain are needed).",
         ),
-    }, **dict({k: BUILD_ATTRS[k] for k in _SHARED}, **CLI_TOOL)),
+    }, **dict({k: BUILD_ATTRS[k] for k in _SHARED}, **dict(POST_ATTRS, **CLI_TOOL))),
 )
