@@ -216,8 +216,6 @@ def parse_options(argv: Sequence[str]) -> Options:
 
 def _host_python_dirs() -> tuple[list[str], list[str]]:
     """Include and library directories of the host Python, which the wrappers drop."""
-    import sysconfig
-
     paths = sysconfig.get_paths()
     includes = {paths["include"], paths["platinclude"], sysconfig.get_config_var("INCLUDEPY") or ""}
     includes |= {os.path.join(sys.base_prefix, "include"), os.path.join(sys.prefix, "include")}
@@ -228,8 +226,6 @@ def _host_python_dirs() -> tuple[list[str], list[str]]:
 
 def _host_site_dirs() -> list[str]:
     """The host interpreter's site-packages directories (as given and resolved), whose include dirs are mapped."""
-    import sysconfig
-
     paths = sysconfig.get_paths()
     dirs = {paths["purelib"], paths["platlib"]}
     return sorted(dirs | {os.path.realpath(d) for d in dirs})
@@ -310,8 +306,6 @@ def _python_parts(args: Options) -> tuple[str, str, str]:
 def pyodide_variables(args: Options, scratch: Path, bin_dir: Path) -> dict[str, str]:
     """The variables pyodide-build gives `build.script`, `build.cross-script` and `build.post` (see the module
     docstring), with this action's paths and the profile's values."""
-    import sysconfig
-
     src, prefix = scratch / "src", scratch / "prefix"
     major, minor, micro = _python_parts(args)
     include = str(args.python_include.resolve())
@@ -643,8 +637,6 @@ def _build_package(
         raise BuildError(f"expected one wheel from the build, got {[w.name for w in wheels]}")
     site = scratch / "site"
     install(wheels[0], site)
-    import sysconfig
-
     host_suffix = str(sysconfig.get_config_var("EXT_SUFFIX"))
     modules = rename_extensions(site, host_suffix, args.ext_suffix, args.name)
     if not modules and not args.allow_pure:
