@@ -24,11 +24,20 @@ lint: setup
 	  -o -type f \( -name BUILD -o -name BUILD.bazel -o -name WORKSPACE -o -name '*.BUILD' -o -name '*.bzl' \) -print0 \
 	  | xargs -0 -r js/node_modules/.bin/buildifier -mode=check -lint=warn
 
-unit: setup
-	RULES_PYODIDE_DISK_CACHE=$(DISK_CACHE) $(PY) -m pytest -q -n auto --dist loadgroup
+# The host, in the key of the integration tests' cached results (tests/BUILD.bazel): a disk cache kept across a
+# Debian 12 and a Debian 13 boot must not answer for the other one.
+HOST := $(shell . /etc/os-release && echo "$$ID-$$VERSION_ID-$$(uname -m)")
 
+# The tests that run neither Bazel nor a Pyodide runtime, on every core; `bazel test //tests/...` runs the others.
+unit: setup
+	$(PY) -m pytest -q -n auto -m "not bazel and not pyodide"
+
+# Everything else: Bazel tests, and the integration tests (//tests), which build in scratch checkouts with the
+# machine's toolchain trees and disk cache (in $HOME/.cache/rules_pyodide, which the sandbox lets them write).
 bazel-test: setup
-	$(BAZEL) test --disk_cache=$(DISK_CACHE) //...
+	mkdir -p $(DISK_CACHE)
+	$(BAZEL) test --disk_cache=$(DISK_CACHE) --sandbox_writable_path=$(HOME)/.cache/rules_pyodide \
+	  --sandbox_writable_path=$(DISK_CACHE) --test_env=HOME --test_env=RULES_PYODIDE_DISK_CACHE=$(DISK_CACHE) --test_env=RULES_PYODIDE_HOST=$(HOST) //...
 
 test: lint unit bazel-test
 

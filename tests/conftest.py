@@ -4,13 +4,8 @@
 at the end of the session (rules_pyodide.cache_server). `producer`: one cold build of `//:release` in a fresh
 checkout with its own output base and TMPDIR, with `--config=ci` against the empty HTTP cache: every action runs
 locally (it is the first build of the reproducibility comparison) and is uploaded (what the remote-cache tests read).
-Building the release once for both keeps the suite within its time budget.
-
-`make test` runs the suite in parallel (pytest-xdist, `-n auto --dist loadgroup`). A module whose tests share a
-module- or session-scoped fixture that builds something (a Bazel workspace, a dist) marks itself
-`xdist_group(NAME)`, so that its tests run in one worker and the fixture is built once; the two release modules
-share the group `release` (and so `producer`). Every other test is scheduled on its own.
-(test_reproducible_bazel.py checks that the grouping holds: pytest 9.2 silently broke it, pytest-xdist#1386.)
+Building the release once for both keeps the suite within its time budget: `bazel test //tests:release` runs the
+two modules in one pytest session (tests/BUILD.bazel).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from recipes_dist import recipes_dist
 from rules_pyodide import bundle, run, serve, stdlib
 from rules_pyodide.outputs import ZIP_FLOOR_DATE
 
-pytestmark = [pytest.mark.pyodide, pytest.mark.bazel, pytest.mark.xdist_group("bundle")]
+pytestmark = [pytest.mark.pyodide, pytest.mark.bazel]
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "examples" / "browser_app" / "app.py"

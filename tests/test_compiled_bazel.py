@@ -21,7 +21,7 @@ from bazel_workspace import Workspace, copy_workspace, machine_disk_cache
 
 from rules_pyodide.toolchain_tree import tree_path
 
-pytestmark = [pytest.mark.bazel, pytest.mark.xdist_group("compiled_bazel")]
+pytestmark = [pytest.mark.bazel]
 
 PROBE_C = "packages/rp-abiprobe/src/rp_abiprobe/_probe.c"
 PROBE_META = "packages/rp-abiprobe/meta.yaml"

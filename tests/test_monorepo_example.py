@@ -37,7 +37,7 @@ from bazel_workspace import (
     read_execution_log,
 )
 
-pytestmark = [pytest.mark.bazel, pytest.mark.xdist_group("monorepo_example")]
+pytestmark = [pytest.mark.bazel]
 
 EXAMPLE = "examples/monorepo"
 PEX = "external/rules_pyodide_tool/rules-pyodide.pex"

@@ -25,7 +25,7 @@ from rules_pyodide.runtimes import load_table
 
 DEFAULT_PROFILE = load_table().default_profile
 
-pytestmark = [pytest.mark.bazel, pytest.mark.xdist_group("packages_bazel")]
+pytestmark = [pytest.mark.bazel]
 
 ATTRS_PATCH = "packages/attrs/patches/0001-build-without-hatch-fancy-pypi-readme.patch"
 

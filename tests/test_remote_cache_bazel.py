@@ -37,7 +37,7 @@ from bazel_workspace import (
 
 from rules_pyodide.cache_server import CacheServer, running
 
-pytestmark = [pytest.mark.bazel, pytest.mark.xdist_group("release")]
+pytestmark = [pytest.mark.bazel]
 
 # arrow and its run requirements (each //packages:<name> builds its own files only).
 SMALL = ("//packages:arrow", "//packages:python-dateutil", "//packages:six", "//packages:types-python-dateutil")

@@ -39,7 +39,7 @@ from bazel_workspace import (
     output_digests,
 )
 
-pytestmark = [pytest.mark.bazel, pytest.mark.xdist_group("release")]
+pytestmark = [pytest.mark.bazel]
 
 OTHER_PYTHON = """#!/bin/sh
 exec {python} "$@"
@@ -145,11 +145,3 @@ def test_release_verifies_and_records_every_source(builds: tuple[Producer, Produ
             (Path(path).parent / p).as_posix() for p in source.get("patches", [])
         ]
         assert set(entry["files"]) <= set(file_digests(one.release))
-
-
-def test_this_module_runs_in_the_release_group(request: pytest.FixtureRequest) -> None:
-    """Under `make unit` (`--dist loadgroup`), the release modules' tests carry their group, so one worker builds
-    `producer` once for both; a pytest that drops the group (pytest-xdist#1386) would build it in every worker."""
-    if not getattr(request.config.option, "loadgroup", False):
-        pytest.skip("not run with `--dist loadgroup`")
-    assert request.node.nodeid.endswith("@release"), request.node.nodeid

@@ -17,7 +17,7 @@ import pytest
 from bazel_workspace import ROOT, Workspace, copy_workspace, machine_disk_cache
 
 # It runs Bazel in a copy of the workspace.
-pytestmark = [pytest.mark.bazel, pytest.mark.xdist_group("table_bazel")]
+pytestmark = [pytest.mark.bazel]
 
 
 @pytest.fixture(scope="module")
