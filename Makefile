@@ -35,7 +35,7 @@ unit: setup
 # Everything else: Bazel tests, and the integration tests (//tests), which build in scratch checkouts with the
 # machine's toolchain trees and disk cache (in $HOME/.cache/rules_pyodide, which the sandbox lets them write).
 bazel-test: setup
-	mkdir -p $(DISK_CACHE)
+	mkdir -p $(DISK_CACHE) $(HOME)/.cache/rules_pyodide
 	$(BAZEL) test --disk_cache=$(DISK_CACHE) --sandbox_writable_path=$(HOME)/.cache/rules_pyodide \
 	  --sandbox_writable_path=$(DISK_CACHE) --test_env=HOME --test_env=RULES_PYODIDE_DISK_CACHE=$(DISK_CACHE) --test_env=RULES_PYODIDE_HOST=$(HOST) //...
 
