@@ -15,7 +15,8 @@ def recipes_dist() -> Path:
     """`bazel build //packages:core` (every recipe but the slow ones) in this workspace (once per process; cached by
     Bazel, and by the machine's disk cache under `make test`); the dist directory.
 
-    `RULES_PYODIDE_TEST_DIST=DIR` names an already built dist to use instead.
+    `RULES_PYODIDE_TEST_DIST=DIR` names an already built dist to use instead: `bazel test //tests:bundle` and
+    `//tests:pack` give them //packages:core's (tests/BUILD.bazel), so those tests read no output tree of the checkout.
     """
     prebuilt = os.environ.get("RULES_PYODIDE_TEST_DIST")
     if prebuilt:
