@@ -33,11 +33,13 @@ unit: setup
 	$(PY) -m pytest -q -n auto -m "not bazel and not pyodide"
 
 # Everything else: Bazel tests, and the integration tests (//tests), which build in scratch checkouts with the
-# machine's toolchain trees and disk cache (in $HOME/.cache/rules_pyodide, which the sandbox lets them write).
+# machine's toolchain trees and disk cache. The sandbox lets them write the disk cache and the tool's caches, never the
+# toolchain trees (which an action's Python would otherwise fill with __pycache__, failing their digest check).
+TOOL_CACHES := $(addprefix $(HOME)/.cache/rules_pyodide/,pex pex_root corpus-distdir)
 bazel-test: setup
-	mkdir -p $(DISK_CACHE) $(HOME)/.cache/rules_pyodide
-	$(BAZEL) test --disk_cache=$(DISK_CACHE) --sandbox_writable_path=$(HOME)/.cache/rules_pyodide \
-	  --sandbox_writable_path=$(DISK_CACHE) --test_env=HOME --test_env=RULES_PYODIDE_DISK_CACHE=$(DISK_CACHE) --test_env=RULES_PYODIDE_HOST=$(HOST) //...
+	mkdir -p $(DISK_CACHE) $(TOOL_CACHES)
+	$(BAZEL) test --disk_cache=$(DISK_CACHE) $(addprefix --sandbox_writable_path=,$(DISK_CACHE) $(TOOL_CACHES)) \
+	  --test_env=HOME --test_env=RULES_PYODIDE_DISK_CACHE=$(DISK_CACHE) --test_env=RULES_PYODIDE_HOST=$(HOST) //...
 
 test: lint unit bazel-test
 
